@@ -1,0 +1,91 @@
+"""The one interface every adapter has, and the small helpers they share.
+
+An adapter translates a canonical case into one framework call and the result back: a name, its
+framework, `supports(case)` (a reason it cannot run the case, or None) and `run(case)` (the
+canonical-layout result, in the dtype the framework returned). It never computes the answer
+another way. Frameworks are imported lazily, once per process, on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+from abc import ABC, abstractmethod
+from functools import cache
+from types import ModuleType
+from typing import ClassVar
+
+import numpy as np
+
+from harness.case import Case
+from harness.dtypes import numpy_dtype
+
+# Which importable module stands for each framework, and the distributions whose versions
+# describe it (the first one that is installed names the version).
+FRAMEWORK_MODULES = {
+    "numpy": "numpy",
+    "torch": "torch",
+    "tensorflow": "tensorflow",
+    "keras": "keras",
+    "jax": "jax",
+    "onnxruntime": "onnxruntime",
+    "onnx": "onnx",
+}
+
+
+@cache
+def framework_installed(framework: str) -> bool:
+    """Whether the framework can be imported here (checked without importing it)."""
+    return importlib.util.find_spec(FRAMEWORK_MODULES[framework]) is not None
+
+
+@cache
+def import_framework(module: str) -> ModuleType:
+    """Import a framework module once per process (TensorFlow alone takes seconds)."""
+    return importlib.import_module(module)
+
+
+class Adapter(ABC):
+    """A framework entry point, seen through the canonical case."""
+
+    name: ClassVar[str]
+    framework: ClassVar[str]
+
+    def version(self) -> str:
+        """The framework version this adapter runs (what known discrepancies match against)."""
+        module = import_framework(FRAMEWORK_MODULES[self.framework])
+        return str(getattr(module, "__version__", "unknown"))
+
+    def supports(self, case: Case) -> str | None:
+        """Why the framework cannot express this case, or None when it can."""
+        return None
+
+    @abstractmethod
+    def run(self, case: Case) -> np.ndarray:
+        """The framework's result in the canonical layout (N, C_out, *spatial), its own dtype."""
+
+    def __repr__(self) -> str:
+        return f"<adapter {self.name}>"
+
+
+def case_arrays(case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Input, kernel and bias in the case's NumPy dtype (exact: the values are already rounded)."""
+    dtype = numpy_dtype(case.dtype)
+    bias = None if case.bias is None else case.bias.astype(dtype)
+    return case.input.astype(dtype), case.kernel.astype(dtype), bias
+
+
+def finish_full_result(full: np.ndarray, case: Case) -> np.ndarray:
+    """Read the canonical window from an uncropped (N, C_out, *L_full) result and add the bias.
+
+    For the formulations that build the full result themselves (the NumPy ones): the window is
+    the adapters' own reading of the contract (`adapters.padding`), not the oracle's.
+    """
+    from adapters.padding import Span, canonical_spans, reslice
+
+    sizes = full.shape[2:]
+    y = reslice(full, [Span(0, n) for n in sizes], canonical_spans(case), sizes)
+    if case.bias is not None:
+        y = y + case.bias.astype(y.dtype).reshape((1, -1) + (1,) * case.rank)
+    return y

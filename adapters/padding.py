@@ -1,0 +1,195 @@
+"""Framework-free shape and padding arithmetic for the adapters.
+
+Each framework states its own output-size rule; they are written here once, as the framework
+documents them, and tested against those documents (`tests/test_padding.py`). The adapters'
+reading of the canonical output (`canonical_spans`) is a second, independent copy of the
+contract's rule: the oracle uses `harness.geometry`, and nothing here imports it, so a slip in
+one shows up as a disagreement instead of hiding in both.
+
+Every result below is a `Span`: which positions of the full result (zero-extended at the end)
+an output dimension covers. Translating between frameworks is then cropping a span or
+zero-extending it (`reslice`), which is all an adapter may do besides layouts and flips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Span:
+    """Output positions `[start, start + length)` of the zero-extended full result."""
+
+    start: int
+    length: int
+
+    @property
+    def stop(self) -> int:
+        return self.start + self.length
+
+
+def dilated(kernel: int, dilation: int) -> int:
+    """Kernel extent with `dilation - 1` gaps between taps."""
+    return (kernel - 1) * dilation + 1
+
+
+def full_size(size: int, kernel: int, stride: int, dilation: int) -> int:
+    """Length with no crop: the last input's last tap lands on the last position."""
+    return (size - 1) * stride + dilated(kernel, dilation)
+
+
+def canonical_span(
+    size: int, kernel: int, stride: int, dilation: int, padding: object, output_padding: int,
+    output_shape: int | None,
+) -> Span:
+    """The contract's output window for one dim (the adapters' own reading of it)."""
+    full = full_size(size, kernel, stride, dilation)
+    if output_shape is not None:
+        start = max(full - output_shape, 0) // 2 if padding == "same" else 0
+        return Span(start, output_shape)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return Span(0, full + output_padding)
+        excess = max(full + output_padding - size * stride, 0)
+        start = (excess + 1) // 2 if padding == "same_lower" else excess // 2
+        return Span(start, size * stride)
+    begin, end = padding  # type: ignore[misc]
+    return Span(begin, full + output_padding - begin - end)
+
+
+def canonical_spans(case: object) -> tuple[Span, ...]:
+    """`canonical_span` for every spatial dim of a case."""
+    c = case
+    shapes = c.output_shape or (None,) * c.rank  # type: ignore[attr-defined]
+    return tuple(
+        canonical_span(n, k, s, d, p, op, o)
+        for n, k, s, d, p, op, o in zip(
+            c.input_size, c.kernel_size, c.stride, c.dilation, c.padding,  # type: ignore[attr-defined]
+            c.output_padding, shapes,  # type: ignore[attr-defined]
+        )
+    )
+
+
+# --- Each framework's documented rule, as a Span. -------------------------------------------
+
+def torch_span(size: int, kernel: int, stride: int, dilation: int, padding: int, output_padding: int) -> Span:
+    """PyTorch ConvTranspose: `H_out = (H_in-1)*stride - 2*padding + dilation*(k-1) + output_padding + 1`."""
+    length = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    return Span(padding, length)
+
+
+def tf_span(size: int, kernel: int, stride: int, dilation: int, padding: str | tuple[int, int],
+            output_size: int) -> Span:
+    """TensorFlow conv_transpose with `output_shape`: the gradient of a forward conv of that size.
+
+    The forward conv pads `max((ceil(out/s) - 1)*s + k_eff - out, 0)` for SAME, its smaller half
+    first; VALID pads nothing; explicit pads are the forward conv's `[before, after]`.
+    """
+    if padding == "SAME":
+        total = max((-(-output_size // stride) - 1) * stride + dilated(kernel, dilation) - output_size, 0)
+        return Span(total // 2, output_size)
+    if padding == "VALID":
+        return Span(0, output_size)
+    return Span(padding[0], output_size)  # type: ignore[index]
+
+
+def tf_forward_size(output_size: int, kernel: int, stride: int, dilation: int, padding: str | tuple[int, int]) -> int:
+    """What TF's forward conv gives for `output_size`; TF requires it to equal the input size."""
+    if padding == "SAME":
+        return -(-output_size // stride)
+    pads = 0 if padding == "VALID" else sum(padding)  # type: ignore[arg-type]
+    return (output_size + pads - dilated(kernel, dilation)) // stride + 1
+
+
+def onnx_span(size: int, kernel: int, stride: int, dilation: int, *, pads: tuple[int, int] = (0, 0),
+              output_padding: int = 0, auto_pad: str = "NOTSET", output_shape: int | None = None) -> Span:
+    """ONNX ConvTranspose (opset 11+): `pads`, or `auto_pad`/`output_shape` via total padding.
+
+    `total = stride*(in-1) + output_padding + ((k-1)*dilation + 1) - out`; SAME_UPPER puts
+    `total/2` first, SAME_LOWER (and NOTSET with output_shape) puts `total - total/2` first.
+    """
+    full = full_size(size, kernel, stride, dilation)
+    if auto_pad == "VALID":
+        return Span(0, full + output_padding)
+    if output_shape is None and auto_pad == "NOTSET":
+        return Span(pads[0], full + output_padding - pads[0] - pads[1])
+    out = size * stride if output_shape is None else output_shape
+    total = full + output_padding - out
+    half = int(total / 2)  # the spec's C-style division truncates toward zero
+    return Span(half if auto_pad == "SAME_UPPER" else total - half, out)
+
+
+def keras_span(size: int, kernel: int, stride: int, dilation: int, padding: str,
+               output_padding: int | None) -> Span:
+    """Keras 3 ConvNDTranspose on TensorFlow: Keras picks the size, TF's SAME/VALID the start.
+
+    Size (`backend_utils._get_output_shape_given_tf_padding`): valid without output_padding is
+    `(in-1)*s + k_eff + max(k_eff, s) - k_eff`; same without it `in*s`; with it,
+    `(in-1)*s + k_eff + op` (valid) or `(in-1)*s + k_eff % 2 + op` (same).
+    """
+    k_eff = dilated(kernel, dilation)
+    if padding == "valid":
+        extra = max(k_eff, stride) - k_eff if output_padding is None else output_padding
+        length = (size - 1) * stride + k_eff + extra
+    elif output_padding is None:
+        length = size * stride
+    else:
+        length = (size - 1) * stride + k_eff % 2 + output_padding
+    return tf_span(size, kernel, stride, dilation, padding.upper(), length)
+
+
+def jax_span(size: int, kernel: int, stride: int, dilation: int, padding: str | tuple[int, int]) -> Span:
+    """jax.lax.conv_transpose: pads `(a, b)` of the stride-dilated input, then a valid correlation.
+
+    'SAME'/'VALID' follow `_conv_transpose_padding`; a pair is taken as the transposed conv's own
+    padding (the default, `use_consistent_padding=False`).
+    """
+    k_eff = dilated(kernel, dilation)
+    if padding == "SAME":
+        pad_len = k_eff + stride - 2
+        pad_a = k_eff - 1 if stride > k_eff - 1 else -(-pad_len // 2)
+    elif padding == "VALID":
+        pad_len = k_eff + stride - 2 + max(k_eff - stride, 0)
+        pad_a = k_eff - 1
+    else:
+        pad_a, pad_b = padding  # type: ignore[misc]
+        pad_len = pad_a + pad_b
+    length = (size - 1) * stride + 1 + pad_len - k_eff + 1
+    return Span(k_eff - 1 - pad_a, length)
+
+
+# --- Moving between spans. ------------------------------------------------------------------
+
+def reslice(y: np.ndarray, have: Sequence[Span], want: Sequence[Span], full: Sequence[int]) -> np.ndarray:
+    """Crop and zero-extend the spatial dims of `y` (N, C, *spatial) from `have` to `want`.
+
+    Positions of `want` outside `have` must lie past the full result (zeros); anything else
+    would be inventing data, so it is an error.
+    """
+    for h, w, f in zip(have, want, full):
+        if not covers(h, w, f):
+            raise ValueError(f"span {h} cannot provide {w} (full size {f})")
+    out = np.zeros(y.shape[:2] + tuple(w.length for w in want), dtype=y.dtype)
+    src, dst = [], []
+    for h, w in zip(have, want):
+        lo, hi = max(h.start, w.start), min(h.stop, w.stop)
+        src.append(slice(lo - h.start, max(hi, lo) - h.start))
+        dst.append(slice(lo - w.start, max(hi, lo) - w.start))
+    out[(Ellipsis, *dst)] = y[(Ellipsis, *src)]
+    return out
+
+
+def covers(have: Span, want: Span, full: int) -> bool:
+    """Whether `want` can be read from `have`: what it lacks is past the full result."""
+    needed_stop = min(want.stop, full)
+    if needed_stop <= want.start:
+        return True
+    return have.start <= want.start and have.stop >= needed_stop
+
+
+def needs_extension(have: Sequence[Span], want: Sequence[Span]) -> bool:
+    """Whether `reslice` would add zeros (positions the framework did not compute)."""
+    return any(w.start < h.start or w.stop > h.stop for h, w in zip(have, want))

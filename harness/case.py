@@ -1,0 +1,118 @@
+"""The case object: one transposed convolution with its data, frozen and validated.
+
+A `Case` is what every other part of tconv consumes: canonical layouts, per-dimension tuples,
+arrays already rounded to the case dtype (held as read-only float64). It is built only by
+`harness.casefile`, which validates the YAML first; nothing in a `Case` is left to interpret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.geometry import DimPadding
+
+
+def _fmt_seq(values: tuple[int, ...]) -> str:
+    """`2` when every dimension agrees, `[2, 1]` otherwise."""
+    return str(values[0]) if len(set(values)) == 1 else "[" + ", ".join(map(str, values)) + "]"
+
+
+@dataclass(frozen=True, eq=False)
+class Case:
+    """One validated case, in the canonical layouts of the contract."""
+
+    file: str
+    id: str
+    input: np.ndarray
+    kernel: np.ndarray
+    bias: np.ndarray | None
+    stride: tuple[int, ...]
+    padding: tuple[DimPadding, ...]
+    output_padding: tuple[int, ...]
+    dilation: tuple[int, ...]
+    groups: int
+    output_shape: tuple[int, ...] | None
+    dtype: str
+    expected: np.ndarray | None = None
+    expected_shape: tuple[int, ...] | None = None
+    description: str = ""
+    source: str = ""
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def full_id(self) -> str:
+        """`file::id`, the name used in test ids, reports and comparisons."""
+        return f"{self.file}::{self.id}"
+
+    @property
+    def rank(self) -> int:
+        return self.input.ndim - 2
+
+    @property
+    def batch(self) -> int:
+        return self.input.shape[0]
+
+    @property
+    def in_channels(self) -> int:
+        return self.input.shape[1]
+
+    @property
+    def out_channels(self) -> int:
+        return self.kernel.shape[1] * self.groups
+
+    @property
+    def input_size(self) -> tuple[int, ...]:
+        return tuple(self.input.shape[2:])
+
+    @property
+    def kernel_size(self) -> tuple[int, ...]:
+        return tuple(self.kernel.shape[2:])
+
+    @property
+    def padding_word(self) -> str | None:
+        """The padding word (`same`, `valid`, ...) or None for explicit crops."""
+        first = self.padding[0]
+        return first if isinstance(first, str) else None
+
+    @property
+    def padding_label(self) -> str:
+        """The padding as a user would write it: `same`, `1`, `[1, 0]` or `[[1, 0], [0, 1]]`."""
+        word = self.padding_word
+        if word is not None:
+            return word
+        pairs = [p for p in self.padding if not isinstance(p, str)]
+        if all(b == e for b, e in pairs):
+            return _fmt_seq(tuple(b for b, _ in pairs))
+        return "[" + ", ".join(f"[{b}, {e}]" for b, e in pairs) + "]"
+
+    def oracle_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of `harness.oracle.conv_transpose` for this case."""
+        padding: Any = self.padding_word or [list(p) for p in self.padding]
+        return {
+            "bias": self.bias,
+            "stride": self.stride,
+            "padding": padding,
+            "output_padding": self.output_padding,
+            "dilation": self.dilation,
+            "groups": self.groups,
+            "output_shape": self.output_shape,
+        }
+
+    def describe(self) -> dict[str, str]:
+        """The parameters as short strings, for reports and failure messages."""
+        return {
+            "dtype": self.dtype,
+            "rank": str(self.rank),
+            "input_shape": "x".join(map(str, self.input.shape)),
+            "kernel_shape": "x".join(map(str, self.kernel.shape)),
+            "stride": _fmt_seq(self.stride),
+            "padding": self.padding_label,
+            "output_padding": _fmt_seq(self.output_padding),
+            "dilation": _fmt_seq(self.dilation),
+            "groups": str(self.groups),
+            "bias": "yes" if self.bias is not None else "no",
+            "output_shape": "" if self.output_shape is None else _fmt_seq(self.output_shape),
+        }

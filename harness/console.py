@@ -1,0 +1,90 @@
+"""Terminal output: a progress bar while running, then a short summary table (rich).
+
+`--quiet` turns both off (for CI logs); the exit status and the report files are the same.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.console import Console as RichConsole
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from harness.compare import Comparison
+    from harness.runner import Row
+
+STATUS_STYLE = {"pass": "green", "fail": "bold red", "error": "bold yellow", "unsupported": "dim",
+                "xfail": "magenta", "xpass": "yellow"}
+STATUSES = tuple(STATUS_STYLE)
+
+
+class Console:
+    """What `tconv` prints; silent but for failures and warnings when quiet."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.out = RichConsole(highlight=False)
+
+    @contextmanager
+    def progress(self, *, total: int) -> Iterator[Callable[["Row"], None]]:
+        """A progress bar over `total` rows; yields the callback that advances it."""
+        if self.quiet or total == 0:
+            yield lambda row: None
+            return
+        columns = (TextColumn("[bold]tconv run"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                   TextColumn("{task.description}"))
+        with Progress(*columns, console=self.out, transient=True) as bar:
+            task = bar.add_task("", total=total)
+
+            def advance(row: "Row") -> None:
+                bar.update(task, advance=1, description=f"{row.case_id} [{row.adapter}]")
+
+            yield advance
+
+    def summary(self, rows: Sequence["Row"], *, paths: Mapping[str, Path], warnings: Sequence[str]) -> None:
+        """Counts per adapter and status, the failing rows, warnings and where the report is."""
+        counts = Counter((r.adapter, r.framework_version, r.status) for r in rows)
+        if not self.quiet:
+            table = Table(title="tconv: rows per adapter and status")
+            table.add_column("adapter")
+            table.add_column("version")
+            for status in STATUSES:
+                table.add_column(status, justify="right", style=STATUS_STYLE[status])
+            for adapter, version in dict.fromkeys((r.adapter, r.framework_version) for r in rows):
+                table.add_row(adapter, version, *(str(counts[(adapter, version, s)] or "") for s in STATUSES))
+            self.out.print(table)
+        bad = [r for r in rows if r.status in ("fail", "error")]
+        for row in bad[:40]:
+            detail = f" ({row.diagnosis})" if row.diagnosis else ""
+            self.out.print(f"[{STATUS_STYLE[row.status]}]{row.status}[/] {row.full_id}: {row.message}{detail}",
+                           markup=True, soft_wrap=True)
+        if len(bad) > 40:
+            self.out.print(f"... and {len(bad) - 40} more failing rows, see the report")
+        for warning in warnings:
+            self.out.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        total = Counter(r.status for r in rows)
+        line = ", ".join(f"{total[s]} {s}" for s in STATUSES if total[s])
+        self.out.print(f"{len(rows)} rows: {line or 'none'}")
+        report = paths.get("html") or paths.get("csv")
+        self.out.print(f"report: {report}")
+
+    def comparison(self, comparison: "Comparison", *, show_worse: bool = True) -> None:
+        """Versions on each side, rows that got worse, and the warnings of a comparison."""
+        if show_worse:
+            for line in comparison.worse_lines():
+                self.out.print(f"[bold red]worse[/] {line}", soft_wrap=True)
+        if self.quiet:
+            return
+        for line in comparison.version_lines():
+            self.out.print(f"versions: {line}", soft_wrap=True)
+        for warning in comparison.warnings():
+            self.out.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+        self.out.print(f"{len(comparison.worse)} rows got worse, {len(comparison.grew)} passing rows' "
+                       f"error grew more than {comparison.growth_limit:g}x, {len(comparison.appeared)} appeared, "
+                       f"{len(comparison.vanished)} vanished")

@@ -1,0 +1,160 @@
+"""The NumPy oracle: the canonical transposed convolution, in float64.
+
+Everything else is judged against this function, so it is written to be easy to trust: the full
+result is built by scattering one kernel tap at a time (one batched GEMM and one strided add per
+tap: no loop over pixels, batch or channels), then one window of it is read. Its window arithmetic
+lives in `harness.geometry`, which shares nothing with the adapters.
+
+Memory stays proportional to input plus output: the (H*W)^2 convolution matrix is never formed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import product
+
+import numpy as np
+
+from harness.geometry import PADDING_WORDS, DimPadding, Window, full_length, output_window
+
+IntOrSeq = int | Sequence[int]
+
+
+def _per_dim(value: IntOrSeq, rank: int, name: str) -> tuple[int, ...]:
+    """Broadcast an int to every spatial dimension, or check a per-dimension list."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * rank
+    values = tuple(int(v) for v in value)
+    if len(values) != rank:
+        raise ValueError(f"{name} has {len(values)} values for {rank} spatial dims")
+    return values
+
+
+def normalize_padding(padding: object, rank: int) -> tuple[DimPadding, ...]:
+    """`int`, per-dim ints, per-dim `[begin, end]` pairs or a padding word -> one entry per dim."""
+    if isinstance(padding, str):
+        word = padding.lower()
+        if word not in PADDING_WORDS:
+            raise ValueError(f"unknown padding {padding!r}; expected one of {PADDING_WORDS}")
+        return (word,) * rank
+    if isinstance(padding, (int, np.integer)):
+        return ((int(padding), int(padding)),) * rank
+    items = list(padding)  # type: ignore[call-overload]
+    if len(items) != rank:
+        raise ValueError(f"padding has {len(items)} entries for {rank} spatial dims")
+    pairs: list[DimPadding] = []
+    for item in items:
+        if isinstance(item, (int, np.integer)):
+            pairs.append((int(item), int(item)))
+        else:
+            begin, end = item
+            pairs.append((int(begin), int(end)))
+    return tuple(pairs)
+
+
+def output_windows(
+    input_spatial: Sequence[int],
+    kernel_spatial: Sequence[int],
+    *,
+    stride: IntOrSeq = 1,
+    padding: object = 0,
+    output_padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+    output_shape: IntOrSeq | None = None,
+) -> tuple[Window, ...]:
+    """The canonical window of every spatial dimension."""
+    rank = len(input_spatial)
+    strides = _per_dim(stride, rank, "stride")
+    dilations = _per_dim(dilation, rank, "dilation")
+    extra = _per_dim(output_padding, rank, "output_padding")
+    pads = normalize_padding(padding, rank)
+    sizes = (None,) * rank if output_shape is None else _per_dim(output_shape, rank, "output_shape")
+    return tuple(
+        output_window(n, k, stride=s, dilation=d, padding=p, output_padding=op, output_shape=o)
+        for n, k, s, d, p, op, o in zip(
+            input_spatial, kernel_spatial, strides, dilations, pads, extra, sizes
+        )
+    )
+
+
+def full_result(
+    x: np.ndarray,
+    w: np.ndarray,
+    *,
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    groups: int,
+    min_size: Sequence[int] = (),
+) -> np.ndarray:
+    """Every tap of every input, summed, with no crop: shape (N, C_out, *L_full), float64.
+
+    `min_size` zero-extends dims at the end (room for output padding and `same` extension).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    n, c_in, *in_sizes = x.shape
+    _, c_out_g, *k_sizes = w.shape
+    c_in_g = c_in // groups
+    sizes = [full_length(L, k, s, d) for L, k, s, d in zip(in_sizes, k_sizes, stride, dilation)]
+    if min_size:
+        sizes = [max(a, b) for a, b in zip(sizes, min_size)]
+    pixels = int(np.prod(in_sizes))
+    # (g, C_in/g, N * pixels): one GEMM per tap covers the whole batch and every group.
+    x_mat = x.reshape(n, groups, c_in_g, pixels).transpose(1, 2, 0, 3).reshape(groups, c_in_g, -1)
+    # (taps..., g, C_out/g, C_in/g): the tap's weights, ready to multiply x_mat from the left.
+    w_taps = np.moveaxis(w.reshape(groups, c_in_g, c_out_g, *k_sizes), (0, 1, 2), (-3, -1, -2))
+    out = np.zeros((groups, c_out_g, n, *sizes), dtype=np.float64)
+    for tap in product(*(range(k) for k in k_sizes)):
+        contribution = np.matmul(w_taps[tap], x_mat).reshape(groups, c_out_g, n, *in_sizes)
+        where = tuple(
+            slice(j * d, j * d + (L - 1) * s + 1, s)
+            for j, d, L, s in zip(tap, dilation, in_sizes, stride)
+        )
+        out[(Ellipsis, *where)] += contribution
+    return out.reshape(groups * c_out_g, n, *sizes).swapaxes(0, 1)
+
+
+def conv_transpose(
+    x: np.ndarray,
+    w: np.ndarray,
+    bias: np.ndarray | None = None,
+    stride: IntOrSeq = 1,
+    padding: object = 0,
+    output_padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+    groups: int = 1,
+    output_shape: IntOrSeq | None = None,
+) -> np.ndarray:
+    """The canonical transposed convolution (see the contract), as a float64 array.
+
+    `x` is (N, C_in, *spatial), `w` is (C_in, C_out/groups, *k) and the result is
+    (N, C_out, *out): the adjoint of cross-correlation with the same `w`, cropped per `padding`.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    if x.ndim not in (3, 4, 5) or w.ndim != x.ndim:
+        raise ValueError(f"x and w need 1 to 3 spatial dims each, got {x.shape} and {w.shape}")
+    rank = x.ndim - 2
+    if x.shape[1] != w.shape[0] or x.shape[1] % groups:
+        raise ValueError(f"x has {x.shape[1]} channels, w {w.shape[0]}, groups {groups}")
+    strides = _per_dim(stride, rank, "stride")
+    dilations = _per_dim(dilation, rank, "dilation")
+    windows = output_windows(
+        x.shape[2:],
+        w.shape[2:],
+        stride=strides,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilations,
+        output_shape=output_shape,
+    )
+    if any(win.length < 1 or win.start < 0 for win in windows):
+        raise ValueError(f"empty or negative output window: {windows}")
+    full = full_result(
+        x, w, stride=strides, dilation=dilations, groups=groups, min_size=[v.stop for v in windows]
+    )
+    y = full[(slice(None), slice(None), *(slice(v.start, v.stop) for v in windows))]
+    y = np.ascontiguousarray(y)
+    if bias is not None:
+        y += np.asarray(bias, dtype=np.float64).reshape((1, -1) + (1,) * rank)
+    return y

@@ -1,0 +1,197 @@
+"""The one runner: cases x adapters -> plain result rows.
+
+pytest, the command line and the reports all consume these rows. A row never raises: an
+exception inside a framework is an `error` row with the exception's message, and the run goes
+on. Statuses: `pass`, `fail`, `error`, `unsupported`, `xfail`, `xpass`.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+
+import numpy as np
+
+from adapters.base import Adapter
+from harness.case import Case
+from harness.diagnosis import diagnose
+from harness.discrepancies import KnownDiscrepancies
+from harness.dtypes import round_to
+from harness.judge import Reference, Verdict, judge, reference_for
+
+STATUSES = ("pass", "fail", "error", "unsupported", "xfail", "xpass")
+ORACLE = "oracle"
+
+
+@dataclass
+class Row:
+    """One case run by one adapter (or the oracle against the case's golden values)."""
+
+    case_file: str
+    case_id: str
+    adapter: str
+    framework: str
+    framework_version: str
+    status: str
+    max_abs_err: float = float("nan")
+    max_rel_err: float = float("nan")
+    tol_ratio: float = float("nan")
+    worst_index: str = ""
+    expected_value: float = float("nan")
+    actual_value: float = float("nan")
+    expected_shape: str = ""
+    actual_shape: str = ""
+    time_ms: float = float("nan")
+    device: str = "cpu"
+    message: str = ""
+    diagnosis: str = ""
+    known_issue: str = ""
+    params: dict[str, str] = field(default_factory=dict)
+    plot: dict[str, object] | None = field(default=None, repr=False)  # arrays for the HTML page
+
+    @property
+    def full_id(self) -> str:
+        return f"{self.case_file}::{self.case_id}[{self.adapter}]"
+
+    def as_dict(self) -> dict[str, object]:
+        """Flat mapping: the contract's columns first, then the case parameters (no arrays)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("params", "plot")}
+        return {**data, **self.params}
+
+
+@lru_cache(maxsize=256)
+def cached_reference(case: Case) -> Reference:
+    """The oracle's answer for a case, computed once per process."""
+    return reference_for(case)
+
+
+def _shape(a: np.ndarray | tuple[int, ...] | None) -> str:
+    shape = a.shape if isinstance(a, np.ndarray) else a
+    return "" if shape is None else "x".join(map(str, shape))
+
+
+def _apply_verdict(row: Row, verdict: Verdict) -> None:
+    row.status = "pass" if verdict.passed else "fail"
+    row.max_abs_err, row.max_rel_err, row.tol_ratio = verdict.max_abs_err, verdict.max_rel_err, verdict.tol_ratio
+    row.worst_index = "" if verdict.worst_index is None else ",".join(map(str, verdict.worst_index))
+    row.expected_value = np.nan if verdict.expected_value is None else verdict.expected_value
+    row.actual_value = np.nan if verdict.actual_value is None else verdict.actual_value
+    row.message = verdict.message
+
+
+def oracle_row(case: Case) -> Row | None:
+    """The oracle judged against the case's golden `expected` (or `expected_shape`)."""
+    if case.expected is None and case.expected_shape is None:
+        return None
+    row = Row(case.file, case.id, ORACLE, "numpy", np.__version__, "pass", params=case.describe())
+    start = time.perf_counter()
+    reference = cached_reference(case)
+    row.time_ms = (time.perf_counter() - start) * 1e3
+    row.actual_shape = _shape(reference.exact)
+    if case.expected_shape is not None:
+        row.expected_shape = _shape(case.expected_shape)
+        if reference.exact.shape != case.expected_shape:
+            row.status = "fail"
+            row.message = f"oracle shape {row.actual_shape} != golden shape {row.expected_shape}"
+            return row
+    if case.expected is not None:
+        row.expected_shape = _shape(case.expected)
+        _apply_verdict(row, judge(round_to(reference.exact, case.dtype), case.expected, reference.tolerance))
+    return row
+
+
+def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepancies | None = None) -> Row:
+    """Run one case on one adapter and judge it; never raises."""
+    try:
+        version = adapter.version()
+    except Exception as error:  # noqa: BLE001 - a broken install is a row, not a crash
+        version = "unknown"
+        return Row(case.file, case.id, adapter.name, adapter.framework, version, "error",
+                   message=f"cannot import {adapter.framework}: {error}", params=case.describe())
+    row = Row(case.file, case.id, adapter.name, adapter.framework, version, "pass", params=case.describe())
+    reference = cached_reference(case)
+    row.expected_shape = _shape(reference.rounded)
+    reason = adapter.supports(case)
+    if reason is not None:
+        row.status, row.message = "unsupported", reason
+        return row
+    start = time.perf_counter()
+    try:
+        actual = adapter.run(case)
+    except Exception as error:  # noqa: BLE001 - the framework's exception is the finding
+        row.time_ms = (time.perf_counter() - start) * 1e3
+        row.status = "error"
+        last = traceback.extract_tb(error.__traceback__)[-1]
+        text = " ".join(str(error).split())[:500]
+        row.message = f"{type(error).__name__}: {text} (at {last.name})"
+    else:
+        row.time_ms = (time.perf_counter() - start) * 1e3
+        row.actual_shape = _shape(actual)
+        _apply_verdict(row, judge(actual, reference.rounded, reference.tolerance, dtype=case.dtype))
+        if row.status == "fail":
+            row.diagnosis = diagnose(case, actual, reference)
+            row.plot = plot_slice(case, actual, reference.rounded, verdict_index=row.worst_index)
+    if discrepancies is not None:
+        entry = discrepancies.lookup(case.full_id, adapter.name, version)
+        if entry is not None:
+            row.known_issue = f"{entry.reason} ({entry.reference})"
+            row.status = {"fail": "xfail", "error": "xfail", "pass": "xpass"}.get(row.status, row.status)
+    return row
+
+
+PLOT_LIMIT = 96  # positions per spatial dim kept for the picture
+
+
+def plot_slice(case: Case, actual: np.ndarray, expected: np.ndarray, *, verdict_index: str) -> dict[str, object] | None:
+    """The (batch, channel) slice of a failing 1-D or 2-D result worth a picture."""
+    if case.rank > 2 or actual.ndim != expected.ndim:
+        return None
+    worst = [int(i) for i in verdict_index.split(",")] if verdict_index else [0, 0]
+    n, c = worst[0], worst[1]
+    if n >= min(actual.shape[0], expected.shape[0]) or c >= min(actual.shape[1], expected.shape[1]):
+        n = c = 0
+    crop = (slice(0, PLOT_LIMIT),) * case.rank
+
+    def part(a: np.ndarray) -> list:
+        return np.asarray(a[(n, c, *crop)], dtype=np.float64).tolist()
+
+    return {"expected": part(expected), "actual": part(actual), "where": f"batch {n}, channel {c}"}
+
+
+@dataclass
+class RunResult:
+    """All rows of a run, and what the summary must mention."""
+
+    rows: list[Row]
+    missing_frameworks: tuple[str, ...] = ()
+    stale: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No `fail` and no `error` row: the command's exit status 0."""
+        return not any(r.status in ("fail", "error") for r in self.rows)
+
+
+def run(
+    cases: Sequence[Case],
+    adapters: Iterable[Adapter],
+    *,
+    discrepancies: KnownDiscrepancies | None = None,
+    missing_frameworks: tuple[str, ...] = (),
+    on_row: Callable[[Row], None] | None = None,
+) -> RunResult:
+    """Every case on every adapter, plus an oracle row for each case with golden data."""
+    adapters = list(adapters)
+    rows: list[Row] = []
+    for case in cases:
+        produced = [oracle_row(case)] + [adapter_row(case, a, discrepancies=discrepancies) for a in adapters]
+        for row in produced:
+            if row is not None:
+                rows.append(row)
+                if on_row is not None:
+                    on_row(row)
+    stale = [e.label for e in discrepancies.stale()] if discrepancies is not None else []
+    return RunResult(rows, missing_frameworks, stale)

@@ -1,0 +1,168 @@
+"""The YAML schema of a case, as pydantic models.
+
+This layer checks what can be checked field by field: key names (unknown keys are errors, so a
+typo such as `strides:` is caught), types, ranges, padding words, dtypes, and that arrays are
+numeric and rectangular. Rules that tie fields together (ranks, channels, groups, output sizes)
+live in `harness.casefile`, which turns a validated `RawCase` into a `Case`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    StrictFloat,
+    StrictInt,
+    field_validator,
+)
+
+from harness.dtypes import DTYPE_NAMES
+from harness.geometry import PADDING_WORDS
+
+
+def nested_array(value: Any) -> np.ndarray:
+    """A nested list of numbers -> float64 array; ragged or non-numeric lists are errors."""
+
+    def shape_of(item: Any, path: str) -> tuple[int, ...]:
+        if isinstance(item, bool) or not isinstance(item, (int, float, list)):
+            raise ValueError(f"non-numeric value {item!r} at {path or 'top level'}")
+        if not isinstance(item, list):
+            return ()
+        if not item:
+            raise ValueError(f"empty list at {path or 'top level'}")
+        shapes = {shape_of(sub, f"{path}[{i}]") for i, sub in enumerate(item)}
+        if len(shapes) != 1:
+            raise ValueError(f"ragged array: rows of different lengths at {path or 'top level'}")
+        return (len(item), *shapes.pop())
+
+    if not isinstance(value, list):
+        raise ValueError("expected a nested list of numbers")
+    shape_of(value, "")
+    return np.array(value, dtype=np.float64)
+
+
+def padding_value(value: Any) -> Any:
+    """Check the padding forms of the contract; words are case-insensitive."""
+    if isinstance(value, str):
+        if value.lower() not in PADDING_WORDS:
+            raise ValueError(f"unknown padding word {value!r}; expected one of {list(PADDING_WORDS)}")
+        return value.lower()
+
+    def count(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"padding must be a word, an int, ints or [begin, end] pairs, got {v!r}")
+        if v < 0:
+            raise ValueError(f"padding must be >= 0, got {v}")
+        return v
+
+    if isinstance(value, list):
+        if not value:
+            raise ValueError("padding list is empty")
+        out: list[Any] = []
+        for item in value:
+            if isinstance(item, list):
+                if len(item) != 2:
+                    raise ValueError(f"a padding pair is [begin, end], got {item!r}")
+                out.append([count(item[0]), count(item[1])])
+            else:
+                out.append(count(item))
+        return out
+    return count(value)
+
+
+def id_value(value: Any) -> Any:
+    """Case ids name tests and report rows: YAML numbers are read as text, odd characters refused."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str):
+        if not value or any(c.isspace() for c in value) or "::" in value or "[" in value or "]" in value:
+            raise ValueError(f"id {value!r} must be non-empty, without spaces, '::', '[' or ']'")
+    return value
+
+
+NestedArray = Annotated[Any, BeforeValidator(nested_array)]
+PerDimPositive = PositiveInt | list[PositiveInt]
+PerDimNonNegative = NonNegativeInt | list[NonNegativeInt]
+
+
+class GeneratedArray(BaseModel):
+    """`{shape, seed, distribution, low, high, scale}`: an array drawn reproducibly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shape: list[PositiveInt] | None = None
+    seed: NonNegativeInt | None = None
+    distribution: Literal["normal", "uniform", "integers"] = "normal"
+    low: StrictInt | StrictFloat | None = None
+    high: StrictInt | StrictFloat | None = None
+    scale: Annotated[float, Field(gt=0)] = 1.0
+
+
+def array_spec(value: Any) -> Any:
+    """A mapping is a generated array; anything else must be a nested numeric list."""
+    if isinstance(value, dict):
+        return GeneratedArray.model_validate(value)
+    return nested_array(value)
+
+
+class RawCase(BaseModel):
+    """One case as written in YAML (after `defaults:` and `sweep:` are applied)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+    id: Annotated[str, BeforeValidator(id_value)]
+    input: Annotated[Any, BeforeValidator(array_spec)] = None
+    kernel: Annotated[Any, BeforeValidator(array_spec)] = None
+    bias: Any = None
+    stride: PerDimPositive = 1
+    padding: Annotated[Any, BeforeValidator(padding_value)] = 0
+    output_padding: PerDimNonNegative = 0
+    dilation: PerDimPositive = 1
+    groups: PositiveInt = 1
+    output_shape: PerDimPositive | None = None
+    dtype: Literal[DTYPE_NAMES] = "float32"  # type: ignore[valid-type]
+    expected: NestedArray | None = None
+    expected_shape: list[PositiveInt] | None = None
+    # Shorthand for generated arrays: shapes from channel counts and sizes.
+    rank: Literal[1, 2, 3] | None = None
+    batch: PositiveInt | None = None
+    in_channels: PositiveInt | None = None
+    out_channels: PositiveInt | None = None
+    input_size: PerDimPositive | None = None
+    kernel_size: PerDimPositive | None = None
+    seed: NonNegativeInt = 0
+    distribution: Literal["normal", "uniform", "integers"] = "normal"
+    # Documentation that travels with the case into reports.
+    description: str = ""
+    source: str = ""
+    tags: list[str] = []
+
+    @field_validator("bias", mode="before")
+    @classmethod
+    def _bias(cls, value: Any) -> Any:
+        """A bias is a list, one number (the 2-D shorthand) or a generated array."""
+        if value is None or isinstance(value, dict):
+            return None if value is None else GeneratedArray.model_validate(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return np.array([float(value)])
+        return nested_array(value)
+
+
+CASE_KEYS = frozenset(RawCase.model_fields)
+
+
+class CaseFileModel(BaseModel):
+    """The top level of a case file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cases: Annotated[list[dict[str, Any]], Field(min_length=1)]
+    defaults: dict[str, Any] = {}
+    description: str = ""
