@@ -9,6 +9,7 @@ another way. Frameworks are imported lazily, once per process, on first use.
 from __future__ import annotations
 
 import importlib
+import os
 import importlib.metadata
 import importlib.util
 from abc import ABC, abstractmethod
@@ -40,9 +41,18 @@ def framework_installed(framework: str) -> bool:
     return importlib.util.find_spec(FRAMEWORK_MODULES[framework]) is not None
 
 
+# Set before a framework's first import: quiet TensorFlow's C++ logging, Keras on TensorFlow.
+IMPORT_ENVIRONMENT = {
+    "tensorflow": {"TF_CPP_MIN_LOG_LEVEL": "2"},
+    "keras": {"TF_CPP_MIN_LOG_LEVEL": "2", "KERAS_BACKEND": "tensorflow"},
+}
+
+
 @cache
 def import_framework(module: str) -> ModuleType:
     """Import a framework module once per process (TensorFlow alone takes seconds)."""
+    for key, value in IMPORT_ENVIRONMENT.get(module, {}).items():
+        os.environ.setdefault(key, value)
     return importlib.import_module(module)
 
 

@@ -193,3 +193,91 @@ def covers(have: Span, want: Span, full: int) -> bool:
 def needs_extension(have: Sequence[Span], want: Sequence[Span]) -> bool:
     """Whether `reslice` would add zeros (positions the framework did not compute)."""
     return any(w.start < h.start or w.stop > h.stop for h, w in zip(have, want))
+
+
+def torch_plan(size: int, kernel: int, stride: int, dilation: int, want: Span) -> tuple[int, int, Span]:
+    """PyTorch `(padding, output_padding)` for a wanted span, and the span PyTorch will give.
+
+    Native when the span is PyTorch-shaped (symmetric crop, extra positions < max(stride,
+    dilation) at the end); otherwise the largest symmetric crop inside the wanted one, and the
+    adapter crops the rest of PyTorch's output.
+    """
+    full = full_size(size, kernel, stride, dilation)
+    limit = max(stride, dilation)
+    native_extra = want.length - (full - 2 * want.start)
+    if 0 <= native_extra < limit:
+        return want.start, native_extra, torch_span(size, kernel, stride, dilation, want.start, native_extra)
+    padding = max(0, min(want.start, full - want.stop))
+    extra = max(0, want.stop - (full - padding))
+    return padding, extra, torch_span(size, kernel, stride, dilation, padding, extra)
+
+
+def tf_plan(size: int, kernel: int, stride: int, dilation: int, want: Span, *, word: str | None,
+            output_size: int | None, explicit_ok: bool) -> tuple[str | tuple[int, int], int, Span]:
+    """TensorFlow `(padding, output size)` for a wanted span, and the span TF will give.
+
+    Native for `same` (SAME with in*stride), `valid` and `output_shape` (TF's own rules, VALID
+    extending by less than a stride), and explicit `[begin, end]` pairs where TF takes them
+    (2-D). Otherwise VALID over the full result, and the adapter crops or zero-extends.
+    """
+    full = full_size(size, kernel, stride, dilation)
+
+    def consistent(padding: str | tuple[int, int], out: int) -> bool:
+        return out >= 1 and tf_forward_size(out, kernel, stride, dilation, padding) == size
+
+    options: list[tuple[str | tuple[int, int], int]] = []
+    if output_size is not None and word in ("same", "valid"):
+        options.append((word.upper(), output_size))
+    if word in ("same", "same_upper"):
+        options.append(("SAME", want.length))
+    if word == "valid" or want.start == 0:
+        options.append(("VALID", want.length))
+    if explicit_ok and word is None:
+        options.append(((want.start, max(0, full - want.stop)), want.length))
+    for padding, out in options:
+        if consistent(padding, out) and tf_span(size, kernel, stride, dilation, padding, out) == want:
+            return padding, out, want
+    return "VALID", full, Span(0, full)
+
+
+def keras_plan(case: object, wants: Sequence[Span]) -> tuple[str, tuple[int, ...] | None, list[Span]] | None:
+    """Keras `(padding, output_padding)` for a case, and the spans Keras gives; None if none covers.
+
+    Keras takes one padding word and one output_padding (None, or an int < stride per dim) for
+    all dims. The first candidate that gives exactly the wanted spans is native; otherwise the
+    first whose spans cover them (the adapter crops, or zero-extends past the full result).
+    """
+    c = case
+    sizes, kernels, strides, dilations = c.input_size, c.kernel_size, c.stride, c.dilation  # type: ignore[attr-defined]
+    word, ops = c.padding_word, c.output_padding  # type: ignore[attr-defined]
+    fulls = [full_size(*a) for a in zip(sizes, kernels, strides, dilations)]
+    extension = tuple(max(0, w.stop - f) for w, f in zip(wants, fulls))
+    candidates: list[tuple[str, tuple[int, ...] | None]] = []
+    if word in ("same", "same_upper") and c.output_shape is None:  # type: ignore[attr-defined]
+        candidates.append(("same", tuple(ops) if any(ops) else None))
+    if word == "valid" and c.output_shape is None:  # type: ignore[attr-defined]
+        candidates.append(("valid", tuple(ops) if any(ops) else None))
+    candidates += [("valid", None), ("valid", extension)]
+    usable = []
+    for padding, output_padding in candidates:
+        if output_padding is not None and any(op >= s for op, s in zip(output_padding, strides)):
+            continue  # Keras: output_padding must be strictly less than the stride
+        spans = [keras_span(n, k, s, d, padding, None if output_padding is None else op)
+                 for n, k, s, d, op in zip(sizes, kernels, strides, dilations, output_padding or [0] * len(sizes))]
+        if spans == list(wants):
+            return padding, output_padding, spans
+        if all(covers(h, w, f) for h, w, f in zip(spans, wants, fulls)):
+            usable.append((padding, output_padding, spans))
+    return usable[0] if usable else None
+
+
+def jax_transpose_pads(size: int, kernel: int, stride: int, dilation: int, want: Span) -> tuple[int, int]:
+    """The `(before, after)` padding of the stride-dilated input that gives exactly `want`.
+
+    In the zero-insertion view the output starts `k_eff - 1 - before` positions into the full
+    result; a padding larger than `k_eff - 1` reads zeros before or after it.
+    """
+    k_eff = dilated(kernel, dilation)
+    before = k_eff - 1 - want.start
+    after = want.length - ((size - 1) * stride + 1) + k_eff - 1 - before
+    return before, after

@@ -88,6 +88,11 @@ class Case:
             return _fmt_seq(tuple(b for b, _ in pairs))
         return "[" + ", ".join(f"[{b}, {e}]" for b, e in pairs) + "]"
 
+    @property
+    def output_padding_beyond_stride(self) -> bool:
+        """Some `output_padding` >= its stride (allowed because it is below the dilation)."""
+        return any(op >= s for op, s in zip(self.output_padding, self.stride))
+
     def oracle_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `harness.oracle.conv_transpose` for this case."""
         padding: Any = self.padding_word or [list(p) for p in self.padding]
@@ -110,9 +115,11 @@ class Case:
             "kernel_shape": "x".join(map(str, self.kernel.shape)),
             "stride": _fmt_seq(self.stride),
             "padding": self.padding_label,
+            "padding_kind": self.padding_word or "explicit",
             "output_padding": _fmt_seq(self.output_padding),
             "dilation": _fmt_seq(self.dilation),
             "groups": str(self.groups),
             "bias": "yes" if self.bias is not None else "no",
             "output_shape": "" if self.output_shape is None else _fmt_seq(self.output_shape),
+            "output_padding_beyond_stride": "yes" if self.output_padding_beyond_stride else "no",
         }

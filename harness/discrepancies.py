@@ -1,10 +1,14 @@
 """Known discrepancies: one table, `cases/known_discrepancies.yaml`, and its bookkeeping.
 
-An entry names rows by a case pattern (`fnmatch` over `file::id`), an adapter pattern and the
-framework versions it applies to (a PEP 440 specifier such as `>=2.16,<2.19`; empty means all).
-On a matching version a `fail` or `error` becomes `xfail`, and a pass becomes `xpass` (the
-entry no longer describes the framework). An entry that matches no row of a run that exercised
-its adapter is stale, and the run's summary says so: the table must not rot.
+An entry names rows by a case pattern (`fnmatch` over `file::id`, default all), an adapter
+pattern, the framework versions it applies to (a PEP 440 specifier such as `>=2.16,<2.19`;
+empty means all) and `when`, conditions on the case's parameters (the report's columns:
+`dtype: float16`, `groups: ">1"`, `padding_kind: explicit`), so an entry describes the
+mechanism of a discrepancy and covers every case that has it, not a list of ids.
+On a matching version a `fail` or `error` becomes `xfail`; a pass becomes `xpass` (the entry no
+longer describes the framework) unless the entry is `strict: false`, for discrepancies that show
+only on some data (precision), where it stays `pass`. An entry that explains no failing row of a
+run that exercised its adapter is stale, and the run's summary says so: the table must not rot.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import pydantic
 import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "cases" / "known_discrepancies.yaml"
@@ -27,11 +33,13 @@ class Discrepancy(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    case: str
+    case: str = "*"
     adapter: str
     versions: str = ""
+    when: dict[str, str | int] = {}
     reason: str
-    kind: str = "bug"  # "bug" (the framework is wrong) or "convention"/"limitation"
+    kind: Literal["bug", "limitation", "precision", "convention"] = "bug"
+    strict: bool = True
     link: str | None = None
     reproducer: str | None = None
 
@@ -50,10 +58,23 @@ class Discrepancy(BaseModel):
             raise ValueError("an entry needs a link or a reproducer")
         return self
 
-    def applies_to(self, case_full_id: str, adapter: str, version: str) -> bool:
-        """Whether the entry covers this case, adapter and framework version."""
+    @field_validator("when")
+    @classmethod
+    def _conditions(cls, value: dict[str, str | int]) -> dict[str, str | int]:
+        for key, condition in value.items():
+            _condition_holds(str(condition), "0")  # raises on a malformed comparison
+            if not key.isidentifier():
+                raise ValueError(f"not a parameter name: {key!r}")
+        return value
+
+    def applies_to(self, case_full_id: str, adapter: str, version: str,
+                   params: dict[str, str] | None = None) -> bool:
+        """Whether the entry covers this case (and its parameters), adapter and framework version."""
         if not (fnmatch.fnmatchcase(case_full_id, self.case) and fnmatch.fnmatchcase(adapter, self.adapter)):
             return False
+        for key, condition in self.when.items():
+            if params is None or key not in params or not _condition_holds(str(condition), params[key]):
+                return False
         if not self.versions:
             return True
         try:
@@ -63,11 +84,30 @@ class Discrepancy(BaseModel):
 
     @property
     def label(self) -> str:
-        return f"{self.case} [{self.adapter}] {self.versions or 'all versions'}"
+        when = ", ".join(f"{k} {v}" for k, v in self.when.items())
+        return f"{self.case} [{self.adapter}] {self.versions or 'all versions'}" + (f" when {when}" if when else "")
 
     @property
     def reference(self) -> str:
         return self.link or self.reproducer or ""
+
+
+_COMPARISONS = {
+    ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "!=": lambda a, b: a != b,
+    ">": lambda a, b: a > b, "<": lambda a, b: a < b, "==": lambda a, b: a == b,
+}
+
+
+def _condition_holds(condition: str, value: str) -> bool:
+    """`">1"`, `"<=3"`, `"!=1"` compare numbers; anything else is an exact (case-insensitive) match."""
+    for operator, compare in _COMPARISONS.items():
+        if condition.startswith(operator):
+            bound = float(condition[len(operator):])  # a malformed bound raises ValueError
+            try:
+                return bool(compare(float(value), bound))
+            except ValueError:
+                return False
+    return condition.strip().lower() == str(value).strip().lower()
 
 
 class _Table(BaseModel):
@@ -83,18 +123,20 @@ class KnownDiscrepancies:
     used: set[int] = field(default_factory=set)
     exercised: set[int] = field(default_factory=set)
 
-    def lookup(self, case_full_id: str, adapter: str, version: str) -> Discrepancy | None:
-        """The first entry covering this row, remembering that it was used."""
+    def lookup(self, case_full_id: str, adapter: str, version: str, params: dict[str, str] | None = None,
+               *, failed: bool = True) -> Discrepancy | None:
+        """The first entry covering this row; a failing row marks it used (not stale)."""
         for index, entry in enumerate(self.entries):
             if fnmatch.fnmatchcase(adapter, entry.adapter):
                 self.exercised.add(index)
-            if entry.applies_to(case_full_id, adapter, version):
-                self.used.add(index)
+            if entry.applies_to(case_full_id, adapter, version, params):
+                if failed:
+                    self.used.add(index)
                 return entry
         return None
 
     def stale(self) -> list[Discrepancy]:
-        """Entries whose adapter ran but that matched no row."""
+        """Entries whose adapter ran but that explained no failing row."""
         return [e for i, e in enumerate(self.entries) if i in self.exercised and i not in self.used]
 
 

@@ -56,6 +56,26 @@ class Row:
     def full_id(self) -> str:
         return f"{self.case_file}::{self.case_id}[{self.adapter}]"
 
+    def bug_report(self) -> str:
+        """A failure message that can be pasted into a framework's issue tracker."""
+        params = ", ".join(f"{k}={v}" for k, v in self.params.items() if v not in ("", "no"))
+        lines = [
+            f"{self.full_id}: {self.status} on {self.framework} {self.framework_version} ({self.device})",
+            f"  case: {params}",
+            f"  shapes: expected {self.expected_shape or '?'}, actual {self.actual_shape or '?'}",
+        ]
+        if self.worst_index:
+            lines.append(f"  max abs err {self.max_abs_err:.6g}, max rel err {self.max_rel_err:.6g}, "
+                         f"{self.tol_ratio:.3g}x the tolerance")
+            lines.append(f"  worst element [{self.worst_index}]: expected {self.expected_value:.8g}, "
+                         f"actual {self.actual_value:.8g}")
+        if self.message:
+            lines.append(f"  message: {self.message}")
+        lines.append(f"  diagnosis: {self.diagnosis or 'none'}")
+        if self.known_issue:
+            lines.append(f"  known issue: {self.known_issue}")
+        return "\n".join(lines)
+
     def as_dict(self) -> dict[str, object]:
         """Flat mapping: the contract's columns first, then the case parameters (no arrays)."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("params", "plot")}
@@ -120,7 +140,8 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
         return row
     start = time.perf_counter()
     try:
-        actual = adapter.run(case)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf is a legitimate answer (overflow)
+            actual = adapter.run(case)
     except Exception as error:  # noqa: BLE001 - the framework's exception is the finding
         row.time_ms = (time.perf_counter() - start) * 1e3
         row.status = "error"
@@ -135,10 +156,11 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
             row.diagnosis = diagnose(case, actual, reference)
             row.plot = plot_slice(case, actual, reference.rounded, verdict_index=row.worst_index)
     if discrepancies is not None:
-        entry = discrepancies.lookup(case.full_id, adapter.name, version)
-        if entry is not None:
+        failed = row.status in ("fail", "error")
+        entry = discrepancies.lookup(case.full_id, adapter.name, version, row.params, failed=failed)
+        if entry is not None and (failed or (row.status == "pass" and entry.strict)):
             row.known_issue = f"{entry.reason} ({entry.reference})"
-            row.status = {"fail": "xfail", "error": "xfail", "pass": "xpass"}.get(row.status, row.status)
+            row.status = "xfail" if failed else "xpass"
     return row
 
 

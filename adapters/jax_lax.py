@@ -1,0 +1,99 @@
+"""JAX: `jax.lax.conv_transpose` (with `transpose_kernel=True`) and `jax.lax.conv_general_dilated`
+with `lhs_dilation` (the zero-insertion view), float64 through `jax_enable_x64`.
+
+Both keep the canonical channels-first layout through `dimension_numbers`.
+- `conv_transpose(..., transpose_kernel=True)` flips the kernel's spatial axes and swaps its
+  O/I axes itself, so the canonical `(C_in, C_out, *k)` kernel goes in labelled `OI...`. `same`
+  and `valid` use JAX's own 'SAME'/'VALID' (JAX's VALID appends zeros when the stride exceeds the
+  dilated kernel: cropped); other windows are explicit padding pairs, which JAX reads as padding
+  of the stride-dilated input. It has no groups (`unsupported`).
+- `conv_general_dilated(lhs_dilation=stride, rhs_dilation=dilation, feature_group_count=groups)`
+  gets the kernel rotated 180 degrees with C_in/C_out swapped group by group (the forward conv's
+  OI layout) and explicit padding pairs.
+`jax.lax` takes no bias: it is added with `jnp` after the call.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adapters.base import Adapter, import_framework
+from adapters.layout import rot180, swap_in_out
+from adapters.padding import Span, canonical_spans, full_size, jax_span, jax_transpose_pads, reslice
+from harness.case import Case
+
+_SPECS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"), 3: ("NCDHW", "OIDHW", "NCDHW")}
+
+
+def _jax():
+    jax = import_framework("jax")
+    jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def _array(values: np.ndarray, dtype: str):
+    jnp = _jax().numpy
+    return jnp.asarray(np.asarray(values, dtype=np.float64), dtype=getattr(jnp, dtype))
+
+
+def _finish(y, case: Case, have: list[Span], wants: tuple[Span, ...]) -> np.ndarray:
+    jnp = _jax().numpy
+    if list(have) != list(wants):
+        fulls = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
+        y = jnp.asarray(reslice(np.asarray(y), have, wants, fulls))
+    if case.bias is not None:
+        y = y + _array(case.bias, case.dtype).reshape((-1,) + (1,) * case.rank)
+    return np.asarray(y)
+
+
+class _Jax(Adapter):
+    framework = "jax"
+
+
+class JaxConvTranspose(_Jax):
+    name = "jax.conv_transpose"
+
+    def supports(self, case: Case) -> str | None:
+        if case.groups > 1:
+            return "jax.lax.conv_transpose has no feature_group_count (groups)"
+        return None
+
+    def run(self, case: Case) -> np.ndarray:
+        lax = _jax().lax
+        wants = canonical_spans(case)
+        dims = list(zip(case.input_size, case.kernel_size, case.stride, case.dilation))
+        word = case.padding_word
+        padding: object = None
+        if case.output_shape is None and not any(case.output_padding) and word in ("same", "same_upper", "valid"):
+            padding = "VALID" if word == "valid" else "SAME"
+            have = [jax_span(n, k, s, d, padding) for n, k, s, d in dims]
+            if not all(h.start <= w.start and h.stop >= w.stop for h, w in zip(have, wants)):
+                padding = None
+        if padding is None:
+            padding = [jax_transpose_pads(n, k, s, d, w) for (n, k, s, d), w in zip(dims, wants)]
+            have = [jax_span(n, k, s, d, p) for (n, k, s, d), p in zip(dims, padding)]
+        y = lax.conv_transpose(
+            _array(case.input, case.dtype), _array(case.kernel, case.dtype), strides=case.stride,
+            padding=padding, rhs_dilation=case.dilation, dimension_numbers=_SPECS[case.rank], transpose_kernel=True,
+        )
+        return _finish(y, case, have, wants)
+
+
+class JaxConvGeneralDilated(_Jax):
+    name = "jax.conv_general_dilated"
+
+    def run(self, case: Case) -> np.ndarray:
+        lax = _jax().lax
+        wants = canonical_spans(case)
+        padding = [jax_transpose_pads(n, k, s, d, w) for n, k, s, d, w in
+                   zip(case.input_size, case.kernel_size, case.stride, case.dilation, wants)]
+        kernel = rot180(swap_in_out(case.kernel, case.groups))
+        y = lax.conv_general_dilated(
+            _array(case.input, case.dtype), _array(kernel, case.dtype), window_strides=(1,) * case.rank,
+            padding=padding, lhs_dilation=case.stride, rhs_dilation=case.dilation,
+            dimension_numbers=_SPECS[case.rank], feature_group_count=case.groups,
+        )
+        return _finish(y, case, list(wants), wants)
+
+
+ADAPTERS = (JaxConvTranspose(), JaxConvGeneralDilated())

@@ -1,0 +1,120 @@
+"""Keras 3 on TensorFlow: `keras.layers.Conv{1,2,3}DTranspose` and `keras.ops.conv_transpose`.
+
+Channels-last input, the `(k..., C_out, C_in)` kernel (loaded into the layer with
+`set_weights`), one padding word (`valid`/`same`) and one `output_padding`. Keras' conventions
+that differ from the canonical case are translated and said so here:
+- Keras' `valid` without output_padding appends zeros when the stride exceeds the dilated kernel
+  (`(in-1)*s + max(k_eff, s)`): its output is cropped.
+- Keras' `same` with output_padding has its own size, `(in-1)*s + k_eff % 2 + output_padding`:
+  the canonical window is read from it, or from a `valid` run, whichever covers it.
+- `same_lower`, explicit crops and TF-style `output_shape` run as `valid` and are cropped.
+Unsupported, with the reason: groups (Keras has none), `output_padding >= stride` (Keras
+refuses it), and for the layer strides > 1 with dilation > 1 (the layer refuses it; the op does
+not) and a zero extension when there is a bias (the extension's values would not be Keras').
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adapters.base import Adapter, import_framework
+from adapters.layout import from_channels_last, kernel_to_spatial_out_in, to_channels_last
+from adapters.padding import canonical_spans, full_size, keras_plan, needs_extension, reslice
+from harness.case import Case
+from harness.dtypes import numpy_dtype
+
+
+def _keras():
+    keras = import_framework("keras")
+    return keras
+
+
+def _to_numpy(y, dtype: str) -> np.ndarray:
+    array = np.asarray(_keras().ops.convert_to_numpy(y))
+    if dtype == "bfloat16" and array.dtype.name == "bfloat16":
+        return array.astype(numpy_dtype("bfloat16"))
+    return array
+
+
+class _Keras(Adapter):
+    framework = "keras"
+
+    def version(self) -> str:
+        keras = _keras()
+        return str(keras.__version__)
+
+    def supports(self, case: Case) -> str | None:
+        if case.groups > 1:
+            return "Keras ConvTranspose layers and keras.ops.conv_transpose have no groups"
+        if self.bias_inside and any(s > 1 for s in case.stride) and any(d > 1 for d in case.dilation):
+            return "Keras' ConvTranspose layers refuse strides > 1 together with dilation_rate > 1"
+        if _keras().backend.backend() != "tensorflow":
+            return f"Keras runs on {_keras().backend.backend()}, tconv tests Keras on TensorFlow"
+        plan = keras_plan(case, canonical_spans(case))
+        if plan is None:
+            return "Keras cannot cover this window: output_padding >= stride is refused by Keras"
+        if self.bias_inside and case.bias is not None and needs_extension(plan[2], canonical_spans(case)):
+            return ("the window needs zero extension past Keras' output, whose bias the layer would add; "
+                    "Keras has no padding that yields it")
+        return None
+
+    bias_inside = True
+
+    def compute(self, case: Case, x: np.ndarray, padding: str, output_padding) -> object:
+        raise NotImplementedError
+
+    def run(self, case: Case) -> np.ndarray:
+        wants = canonical_spans(case)
+        plan = keras_plan(case, wants)
+        assert plan is not None
+        padding, output_padding, spans = plan
+        y = self.compute(case, to_channels_last(case.input).astype(numpy_dtype(case.dtype)), padding, output_padding)
+        y = from_channels_last(_to_numpy(y, case.dtype))
+        if spans != list(wants):
+            fulls = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
+            y = reslice(y, spans, wants, fulls)
+        if not self.bias_inside and case.bias is not None:
+            # Added channels-last, as a (C_out,) vector: see docs/findings.md for what keras.ops.add
+            # does to a (C_out, 1, 1) bias on a channels-first tensor whose last size is C_out.
+            ops = _keras().ops
+            bias = ops.convert_to_tensor(case.bias.astype(numpy_dtype(case.dtype)))
+            y = from_channels_last(_to_numpy(ops.add(ops.convert_to_tensor(to_channels_last(y)), bias), case.dtype))
+        return y
+
+
+class KerasLayer(_Keras):
+    """`keras.layers.Conv{1,2,3}DTranspose`, weights set with `set_weights`."""
+
+    name = "keras.layer"
+
+    def compute(self, case: Case, x: np.ndarray, padding: str, output_padding) -> object:
+        keras = _keras()
+        layer_class = {1: keras.layers.Conv1DTranspose, 2: keras.layers.Conv2DTranspose,
+                       3: keras.layers.Conv3DTranspose}[case.rank]
+        layer = layer_class(
+            filters=case.out_channels, kernel_size=case.kernel_size, strides=case.stride, padding=padding,
+            output_padding=output_padding, dilation_rate=case.dilation, use_bias=case.bias is not None,
+            dtype=case.dtype,
+        )
+        layer.build(x.shape)
+        weights = [kernel_to_spatial_out_in(case.kernel).astype(numpy_dtype(case.dtype))]
+        if case.bias is not None:
+            weights.append(case.bias.astype(numpy_dtype(case.dtype)))
+        layer.set_weights(weights)
+        return layer(x)
+
+
+class KerasOps(_Keras):
+    """`keras.ops.conv_transpose` (no bias: added with `keras.ops.add`)."""
+
+    name = "keras.ops"
+    bias_inside = False
+
+    def compute(self, case: Case, x: np.ndarray, padding: str, output_padding) -> object:
+        ops = _keras().ops
+        kernel = kernel_to_spatial_out_in(case.kernel).astype(numpy_dtype(case.dtype))
+        return ops.conv_transpose(ops.convert_to_tensor(x), ops.convert_to_tensor(kernel), strides=case.stride,
+                                  padding=padding, output_padding=output_padding, dilation_rate=case.dilation)
+
+
+ADAPTERS = (KerasLayer(), KerasOps())

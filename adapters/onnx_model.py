@@ -1,0 +1,98 @@
+"""The one-node ONNX model of a case, shared by the ONNX Runtime and reference-evaluator adapters.
+
+ONNX's `ConvTranspose` already uses the canonical layouts (X (N, C, *spatial), W (C, M/group, *k),
+no flip), so only the padding is translated:
+- explicit `[begin, end]` crops are `pads`; `output_padding` is the attribute of that name;
+- `valid` is `auto_pad=VALID`; `same`/`same_upper` and `same_lower` are `auto_pad=SAME_UPPER` and
+  `SAME_LOWER` (the spec's split of the total padding, odd extra at the end or the start);
+- TF-style `output_shape` with `same` is `output_shape` with `auto_pad=SAME_UPPER`.
+Where the spec's formula would need a negative total padding (a `same` window longer than the full
+result, a `valid` output_shape past it), the case is written as `pads` plus `output_padding`
+instead, which the spec defines without ambiguity.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from adapters.base import import_framework
+from adapters.padding import Span, canonical_spans, full_size, onnx_span
+from harness.case import Case
+
+OPSET = 17
+IR_VERSION = 8  # understood by every ONNX Runtime since 1.10
+_ELEMENT_TYPES = {"float16": "FLOAT16", "bfloat16": "BFLOAT16", "float32": "FLOAT", "float64": "DOUBLE"}
+
+
+def convtranspose_attributes(case: Case) -> dict[str, Any]:
+    """The node's attributes, checked against the spec's own output formula (`onnx_span`)."""
+    wants = canonical_spans(case)
+    dims = list(zip(case.input_size, case.kernel_size, case.stride, case.dilation))
+    fulls = [full_size(*d) for d in dims]
+    attrs: dict[str, Any] = {"strides": list(case.stride), "dilations": list(case.dilation), "group": case.groups,
+                             "kernel_shape": list(case.kernel_size)}
+    word = case.padding_word
+    totals = [f + op - w.length for f, op, w in zip(fulls, case.output_padding, wants)]
+    if case.output_shape is None and word == "valid":
+        attrs.update(auto_pad="VALID", output_padding=list(case.output_padding))
+    elif case.output_shape is None and word in ("same", "same_upper", "same_lower") and min(totals) >= 0:
+        attrs.update(auto_pad="SAME_LOWER" if word == "same_lower" else "SAME_UPPER",
+                     output_padding=list(case.output_padding))
+    elif case.output_shape is not None and word == "same" and min(totals) >= 0:
+        attrs.update(auto_pad="SAME_UPPER", output_shape=list(case.output_shape))
+    else:
+        begins, ends, extra = [], [], []
+        for f, w in zip(fulls, wants):
+            begins.append(w.start)
+            ends.append(max(0, f - w.stop))
+            extra.append(max(0, w.stop - f))
+        attrs.update(pads=begins + ends, output_padding=extra)
+    spans = [
+        onnx_span(n, k, s, d, pads=(attrs["pads"][i], attrs["pads"][i + case.rank]) if "pads" in attrs else (0, 0),
+                  output_padding=attrs.get("output_padding", [0] * case.rank)[i],
+                  auto_pad=attrs.get("auto_pad", "NOTSET"),
+                  output_shape=attrs["output_shape"][i] if "output_shape" in attrs else None)
+        for i, (n, k, s, d) in enumerate(dims)
+    ]
+    if spans != list(wants):  # the spec's formula must give the canonical window exactly
+        raise AssertionError(f"ONNX attributes {attrs} give {spans}, not {list(wants)}")
+    return attrs
+
+
+def build_model(case: Case, attrs: dict[str, Any]) -> Any:
+    """A model with inputs X, W (and B) and one ConvTranspose node."""
+    onnx = import_framework("onnx")
+    helper, tensor = onnx.helper, onnx.TensorProto
+    element = getattr(tensor, _ELEMENT_TYPES[case.dtype])
+    inputs = [helper.make_tensor_value_info("X", element, list(case.input.shape)),
+              helper.make_tensor_value_info("W", element, list(case.kernel.shape))]
+    names = ["X", "W"]
+    if case.bias is not None:
+        inputs.append(helper.make_tensor_value_info("B", element, [case.out_channels]))
+        names.append("B")
+    node = helper.make_node("ConvTranspose", names, ["Y"], **attrs)
+    output = helper.make_tensor_value_info("Y", element, None)
+    graph = helper.make_graph([node], "tconv", inputs, [output])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tconv")
+    model.ir_version = IR_VERSION
+    return model
+
+
+def feeds(case: Case, dtype: np.dtype) -> dict[str, np.ndarray]:
+    """The input arrays in the model's element type."""
+    values = {"X": case.input, "W": case.kernel}
+    if case.bias is not None:
+        values["B"] = case.bias
+    return {k: np.asarray(v, dtype=np.float64).astype(dtype) for k, v in values.items()}
+
+
+def probe_case(dtype: str) -> Case:
+    """A tiny case in `dtype`, to ask a runtime whether it has a kernel for that dtype at all."""
+    from harness.casefile import case_from_mapping
+
+    return case_from_mapping({"id": "probe", "input": [[1, 2], [3, 4]], "kernel": [[1, 0], [2, -1]], "dtype": dtype})
+
+
+__all__ = ["Span", "build_model", "convtranspose_attributes", "feeds", "probe_case"]

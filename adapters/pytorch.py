@@ -1,0 +1,106 @@
+"""PyTorch: `torch.nn.functional.conv_transpose{1,2,3}d` and the `nn.ConvTranspose{1,2,3}d` module.
+
+PyTorch's layout *is* the canonical one (NCHW, weight (C_in, C_out/groups, *k), no flip), so the
+translation is only the padding: PyTorch crops symmetrically and adds `output_padding` at the end.
+Asymmetric crops and `same`/`same_lower`/`output_shape` windows run with the nearest symmetric
+padding and the adapter crops the rest. The module gets the case's weights loaded into it, and
+for `output_shape` cases is called with `output_size=` (its own way of choosing output_padding).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adapters.base import Adapter, import_framework
+from adapters.padding import canonical_spans, full_size, reslice, torch_plan
+from harness.case import Case
+
+_DTYPES = {"float16": "float16", "bfloat16": "bfloat16", "float32": "float32", "float64": "float64"}
+
+
+def _torch():
+    torch = import_framework("torch")
+    return torch
+
+
+def _tensor(values: np.ndarray, dtype: str):
+    """A float64 array holding dtype-exact values -> a torch tensor of that dtype (exact)."""
+    torch = _torch()
+    return torch.from_numpy(np.array(values, dtype=np.float64)).to(getattr(torch, _DTYPES[dtype]))
+
+
+def _to_numpy(y) -> np.ndarray:
+    """A torch tensor -> NumPy in the same dtype (bfloat16 via ml_dtypes, exactly)."""
+    torch = _torch()
+    y = y.detach().cpu()
+    if y.dtype == torch.bfloat16:
+        import ml_dtypes
+
+        return y.to(torch.float32).numpy().astype(ml_dtypes.bfloat16)
+    return y.numpy()
+
+
+def _plans(case: Case):
+    """Per dim: PyTorch padding and output_padding, PyTorch's span, the wanted span."""
+    wants = canonical_spans(case)
+    plans = [torch_plan(n, k, s, d, w) for n, k, s, d, w in
+             zip(case.input_size, case.kernel_size, case.stride, case.dilation, wants)]
+    return plans, wants
+
+
+def _crop(y: np.ndarray, case: Case, plans, wants) -> np.ndarray:
+    """Crop what PyTorch's symmetric padding could not (never extends: the plan covers)."""
+    have = [p[2] for p in plans]
+    if list(have) == list(wants):
+        return y
+    fulls = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
+    return reslice(y, have, wants, fulls)
+
+
+class TorchFunctional(Adapter):
+    name = "torch.functional"
+    framework = "torch"
+
+    def run(self, case: Case) -> np.ndarray:
+        functional = _torch().nn.functional
+        plans, wants = _plans(case)
+        conv = {1: functional.conv_transpose1d, 2: functional.conv_transpose2d, 3: functional.conv_transpose3d}[case.rank]
+        y = conv(
+            _tensor(case.input, case.dtype), _tensor(case.kernel, case.dtype),
+            None if case.bias is None else _tensor(case.bias, case.dtype),
+            stride=case.stride, padding=tuple(p[0] for p in plans), output_padding=tuple(p[1] for p in plans),
+            groups=case.groups, dilation=case.dilation,
+        )
+        return _crop(_to_numpy(y), case, plans, wants)
+
+
+class TorchModule(Adapter):
+    name = "torch.module"
+    framework = "torch"
+
+    def run(self, case: Case) -> np.ndarray:
+        torch = _torch()
+        plans, wants = _plans(case)
+        module_class = {1: torch.nn.ConvTranspose1d, 2: torch.nn.ConvTranspose2d, 3: torch.nn.ConvTranspose3d}[case.rank]
+        use_output_size = case.output_shape is not None
+        module = module_class(
+            case.in_channels, case.out_channels, case.kernel_size, stride=case.stride,
+            padding=tuple(p[0] for p in plans),
+            output_padding=0 if use_output_size else tuple(p[1] for p in plans),
+            groups=case.groups, bias=case.bias is not None, dilation=case.dilation,
+            dtype=getattr(torch, _DTYPES[case.dtype]),
+        )
+        with torch.no_grad():
+            module.weight.copy_(_tensor(case.kernel, case.dtype))
+            if case.bias is not None:
+                module.bias.copy_(_tensor(case.bias, case.dtype))
+            x = _tensor(case.input, case.dtype)
+            if use_output_size:
+                # The module picks output_padding itself from the requested size.
+                y = module(x, output_size=[p[2].length for p in plans])
+            else:
+                y = module(x)
+        return _crop(_to_numpy(y), case, plans, wants)
+
+
+ADAPTERS = (TorchFunctional(), TorchModule())

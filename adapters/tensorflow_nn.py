@@ -1,0 +1,113 @@
+"""TensorFlow: `tf.nn.conv_transpose` and `tf.nn.conv{1,2,3}d_transpose`, channels-last.
+
+TensorFlow computes the gradient of a forward conv: the input goes channels-last (NWC, NHWC,
+NDHWC), the filter is the forward conv's `(k..., C_out, C_in)` (no flip: TF's own gradient
+flips it), and `output_shape` is given explicitly. `same`, `valid` and `output_shape` cases use
+TF's own SAME/VALID rules; explicit `[begin, end]` crops use TF's explicit padding where it has
+one (2-D); other windows run VALID over the full result and are cropped or zero-extended. The
+bias, which tf.nn does not take, is added with `tf.nn.bias_add` after that.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adapters.base import Adapter, import_framework
+from adapters.layout import from_channels_last, kernel_to_spatial_out_in, to_channels_last
+from adapters.padding import Span, canonical_spans, full_size, reslice, tf_plan
+from harness.case import Case
+from harness.dtypes import numpy_dtype
+
+
+def _tf():
+    return import_framework("tensorflow")
+
+
+def _constant(values: np.ndarray, dtype: str):
+    tf = _tf()
+    return tf.constant(np.asarray(values, dtype=np.float64), dtype=getattr(tf, dtype))
+
+
+def _to_numpy(y, dtype: str) -> np.ndarray:
+    """A TF tensor -> NumPy; bfloat16 comes back as ml_dtypes.bfloat16 (TF uses the same type)."""
+    array = y.numpy()
+    if dtype == "bfloat16" and array.dtype.name == "bfloat16":
+        return array.astype(numpy_dtype("bfloat16"))
+    return array
+
+
+class _TensorFlowTranspose(Adapter):
+    framework = "tensorflow"
+    explicit_padding_ranks: tuple[int, ...] = (2,)
+
+    def supports(self, case: Case) -> str | None:
+        if case.groups > 1:
+            return "tf.nn.conv_transpose has no groups (feature_group_count) argument"
+        return None
+
+    def explicit_padding_usable(self, case: Case) -> bool:
+        """TF takes explicit pairs for 2-D only, and its CPU kernel for them refuses dilation > 1
+        ("Current CPU implementations do not yet support dilation rates larger than 1"), while
+        SAME/VALID with dilation run: those cases go VALID and are cropped."""
+        return case.rank in self.explicit_padding_ranks and all(d == 1 for d in case.dilation)
+
+    def call(self, x, w, output_shape, strides, padding, dilations, rank: int):
+        raise NotImplementedError
+
+    def run(self, case: Case) -> np.ndarray:
+        tf = _tf()
+        wants = canonical_spans(case)
+        word = case.padding_word
+        plans = [
+            tf_plan(n, k, s, d, want, word=word, output_size=None if case.output_shape is None else case.output_shape[i],
+                    explicit_ok=self.explicit_padding_usable(case))
+            for i, (n, k, s, d, want) in enumerate(zip(case.input_size, case.kernel_size, case.stride,
+                                                         case.dilation, wants))
+        ]
+        paddings = [p[0] for p in plans]
+        if all(p == "SAME" for p in paddings) or all(p == "VALID" for p in paddings):
+            padding: object = paddings[0]
+        elif all(isinstance(p, tuple) or p == "VALID" for p in paddings) and self.explicit_padding_usable(case):
+            pairs = [list(p) if isinstance(p, tuple) else [0, 0] for p in paddings]
+            padding = [[0, 0], *pairs, [0, 0]]
+        else:  # mixed SAME/VALID per dim: TF takes one word, so run VALID everywhere and crop.
+            fulls = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
+            plans = [("VALID", f, Span(0, f)) for f in fulls]
+            padding = "VALID"
+        x = _constant(to_channels_last(case.input), case.dtype)
+        w = _constant(kernel_to_spatial_out_in(case.kernel), case.dtype)
+        output_shape = [case.batch, *(p[1] for p in plans), case.out_channels]
+        y = self.call(x, w, output_shape, list(case.stride), padding, list(case.dilation), case.rank)
+        y = from_channels_last(_to_numpy(y, case.dtype))
+        have = [p[2] for p in plans]
+        if list(have) != list(wants):
+            fulls = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
+            y = reslice(y, have, wants, fulls)
+        if case.bias is not None:
+            y_last = tf.nn.bias_add(_constant(to_channels_last(y.astype(np.float64)), case.dtype),
+                                    _constant(case.bias, case.dtype))
+            y = from_channels_last(_to_numpy(y_last, case.dtype))
+        return y
+
+
+class TensorFlowConvTranspose(_TensorFlowTranspose):
+    """`tf.nn.conv_transpose`, the rank-generic entry point."""
+
+    name = "tensorflow.conv_transpose"
+
+    def call(self, x, w, output_shape, strides, padding, dilations, rank: int):
+        return _tf().nn.conv_transpose(x, w, output_shape, strides, padding=padding, dilations=dilations)
+
+
+class TensorFlowConvNdTranspose(_TensorFlowTranspose):
+    """`tf.nn.conv1d_transpose` / `conv2d_transpose` / `conv3d_transpose`."""
+
+    name = "tensorflow.convNd_transpose"
+
+    def call(self, x, w, output_shape, strides, padding, dilations, rank: int):
+        nn = _tf().nn
+        function = {1: nn.conv1d_transpose, 2: nn.conv2d_transpose, 3: nn.conv3d_transpose}[rank]
+        return function(x, w, output_shape, strides, padding=padding, dilations=dilations)
+
+
+ADAPTERS = (TensorFlowConvTranspose(), TensorFlowConvNdTranspose())
