@@ -93,6 +93,35 @@ class Case:
         """Some `output_padding` >= its stride (allowed because it is below the dilation)."""
         return any(op >= s for op, s in zip(self.output_padding, self.stride))
 
+    @property
+    def zero_extended(self) -> bool:
+        """The canonical output runs past the full result in some dim (zeros, plus bias, there)."""
+        from harness.geometry import full_length, output_window
+
+        for dim in range(self.rank):
+            args = (self.input_size[dim], self.kernel_size[dim])
+            window = output_window(
+                *args, stride=self.stride[dim], dilation=self.dilation[dim], padding=self.padding[dim],
+                output_padding=self.output_padding[dim],
+                output_shape=None if self.output_shape is None else self.output_shape[dim],
+            )
+            if window.stop > full_length(*args, self.stride[dim], self.dilation[dim]):
+                return True
+        return False
+
+    @property
+    def negative_same_padding(self) -> bool:
+        """A `same*` padding whose total crop is negative in some dim: `in * stride` is longer than
+        the full result plus output_padding (a stride beyond the dilated kernel)."""
+        if self.padding_word not in ("same", "same_upper", "same_lower"):
+            return False
+        sizes = self.output_shape or tuple(n * s for n, s in zip(self.input_size, self.stride))
+        return any(
+            (n - 1) * s + d * (k - 1) + 1 + op < size
+            for n, k, s, d, op, size in zip(self.input_size, self.kernel_size, self.stride, self.dilation,
+                                             self.output_padding, sizes)
+        )
+
     def oracle_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `harness.oracle.conv_transpose` for this case."""
         padding: Any = self.padding_word or [list(p) for p in self.padding]
@@ -122,4 +151,6 @@ class Case:
             "bias": "yes" if self.bias is not None else "no",
             "output_shape": "" if self.output_shape is None else _fmt_seq(self.output_shape),
             "output_padding_beyond_stride": "yes" if self.output_padding_beyond_stride else "no",
+            "zero_extended": "yes" if self.zero_extended else "no",
+            "negative_same_padding": "yes" if self.negative_same_padding else "no",
         }

@@ -99,7 +99,8 @@ _COMPARISONS = {
 
 
 def _condition_holds(condition: str, value: str) -> bool:
-    """`">1"`, `"<=3"`, `"!=1"` compare numbers; anything else is an exact (case-insensitive) match."""
+    """`">1"`, `"<=3"`, `"!=1"` compare numbers; `"same*"` is a glob; anything else an exact
+    (case-insensitive) match."""
     for operator, compare in _COMPARISONS.items():
         if condition.startswith(operator):
             bound = float(condition[len(operator):])  # a malformed bound raises ValueError
@@ -107,7 +108,7 @@ def _condition_holds(condition: str, value: str) -> bool:
                 return bool(compare(float(value), bound))
             except ValueError:
                 return False
-    return condition.strip().lower() == str(value).strip().lower()
+    return fnmatch.fnmatchcase(str(value).strip().lower(), condition.strip().lower())
 
 
 class _Table(BaseModel):
