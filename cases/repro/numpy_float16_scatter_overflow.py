@@ -1,3 +1,4 @@
+# tconv-repro: framework=numpy versions=
 """NumPy: summing float16 terms in float16 overflows where the exact sum is finite.
 
 The scatter-add formulation (seeds 001/004) adds one kernel copy per input element into a

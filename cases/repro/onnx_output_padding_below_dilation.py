@@ -1,3 +1,4 @@
+# tconv-repro: framework=onnx versions=>=1.13
 """ONNX ConvTranspose: output_padding >= stride (but < dilation) is refused by both runtimes.
 
 The spec: "Each padding value in 'output_padding' must be less than the corresponding

@@ -1,3 +1,4 @@
+# tconv-repro: framework=onnx versions=>=1.13
 """onnx.reference: ConvTranspose with group > 1 fails or gives wrong values.
 
 ReferenceEvaluator's ConvTranspose (onnx/reference/ops/op_conv_transpose.py) slices the weight

@@ -1,3 +1,4 @@
+# tconv-repro: framework=onnx versions=>=1.13
 """ONNX ConvTranspose auto_pad=SAME_* when the stride exceeds the (dilated) kernel.
 
 The spec: SAME_UPPER/SAME_LOWER "pad the input so that output_shape[i] = input_shape[i] *

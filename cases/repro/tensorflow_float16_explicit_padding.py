@@ -1,3 +1,4 @@
+# tconv-repro: framework=tensorflow versions=>=2.12
 """TensorFlow: conv2d_transpose in float16 loses precision with explicit padding.
 
 With padding 'VALID' or 'SAME' the float16 result is the exact result correctly rounded (the

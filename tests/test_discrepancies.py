@@ -1,0 +1,94 @@
+"""The known-discrepancy table: validation, matching (ids, adapters, versions, parameters),
+xfail/xpass, and stale entries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from adapters.base import Adapter
+from adapters.numpy_scatter import NumpyScatter
+from harness.casefile import case_from_mapping
+from harness.discrepancies import DEFAULT_TABLE, Discrepancy, KnownDiscrepancies, load_discrepancies
+from harness.runner import adapter_row, run
+
+CASE = case_from_mapping({"id": "c", "input": [[1, 2], [3, 4]], "kernel": [[1, 0], [2, -1]], "stride": 2})
+
+
+class Wrong(Adapter):
+    """Always off by one: a framework with a bug."""
+
+    name = "numpy.wrong"
+    framework = "numpy"
+
+    def run(self, case):
+        return NumpyScatter().run(case) + np.float32(1)
+
+
+def entry(**fields) -> Discrepancy:
+    return Discrepancy(**{"adapter": "numpy.wrong", "reason": "off by one", "reproducer": "x.py", **fields})
+
+
+def test_the_built_in_table_is_valid_and_traceable() -> None:
+    table = load_discrepancies(DEFAULT_TABLE)
+    assert table.entries
+    root = DEFAULT_TABLE.parent.parent
+    for item in table.entries:
+        assert item.reason and (item.link or item.reproducer)
+        if item.reproducer:
+            assert (root / item.reproducer).is_file(), item.reproducer
+
+
+def test_entries_need_a_link_or_reproducer_and_a_valid_specifier() -> None:
+    with pytest.raises(ValueError):
+        Discrepancy(adapter="a", reason="r")
+    with pytest.raises(ValueError):
+        Discrepancy(adapter="a", reason="r", link="l", versions="~~2")
+    with pytest.raises(ValueError):
+        Discrepancy(adapter="a", reason="r", link="l", when={"groups": ">x"})
+
+
+def test_bad_table_file_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "known.yaml"
+    path.write_text("discrepancies:\n  - adapter: a\n    reason: r\n    link: l\n    version: '>1'\n")
+    with pytest.raises(ValueError, match="version"):
+        load_discrepancies(path)
+
+
+def test_matching_on_versions_and_parameters() -> None:
+    params = CASE.describe()
+    assert entry(versions=">=2,<3").applies_to(CASE.full_id, "numpy.wrong", "2.4.6", params)
+    assert not entry(versions="<2").applies_to(CASE.full_id, "numpy.wrong", "2.4.6", params)
+    assert entry(versions=">=2.13").applies_to(CASE.full_id, "numpy.wrong", "2.13.0+cpu", params)
+    assert entry(when={"stride": ">1"}).applies_to(CASE.full_id, "numpy.wrong", "1", params)
+    assert not entry(when={"stride": ">2"}).applies_to(CASE.full_id, "numpy.wrong", "1", params)
+    assert entry(when={"padding_kind": "exp*"}).applies_to(CASE.full_id, "numpy.wrong", "1", params)
+    assert not entry(when={"dtype": "float16"}).applies_to(CASE.full_id, "numpy.wrong", "1", params)
+    assert not entry(case="other.yaml::*").applies_to(CASE.full_id, "numpy.wrong", "1", params)
+
+
+def test_a_known_failure_is_xfail_and_a_fixed_one_xpass() -> None:
+    table = KnownDiscrepancies([entry()])
+    row = adapter_row(CASE, Wrong(), discrepancies=table)
+    assert row.status == "xfail" and "off by one" in row.known_issue
+    fixed = KnownDiscrepancies([entry(adapter="numpy.scatter")])
+    row = adapter_row(CASE, NumpyScatter(), discrepancies=fixed)
+    assert row.status == "xpass"
+    lenient = KnownDiscrepancies([entry(adapter="numpy.scatter", strict=False)])
+    assert adapter_row(CASE, NumpyScatter(), discrepancies=lenient).status == "pass"
+
+
+def test_an_entry_on_another_version_leaves_the_failure_visible() -> None:
+    table = KnownDiscrepancies([entry(versions="<1")])
+    assert adapter_row(CASE, Wrong(), discrepancies=table).status == "fail"
+
+
+def test_stale_entries_are_reported() -> None:
+    table = KnownDiscrepancies([entry(), entry(adapter="numpy.scatter", case="nowhere::*"),
+                                entry(adapter="jax.*")])
+    result = run([CASE], [Wrong(), NumpyScatter()], discrepancies=table)
+    assert [r.status for r in result.rows if r.adapter == "numpy.wrong"] == ["xfail"]
+    assert len(result.stale) == 1 and "nowhere::*" in result.stale[0]  # jax did not run: not stale
+    assert result.ok

@@ -1,0 +1,51 @@
+"""The reproducers under cases/repro/ still reproduce.
+
+Each script states its framework and the versions on which the discrepancy is known
+(`# tconv-repro: framework=onnx versions=>=1.13`) and exits 1 while it is present. On a matching
+installed version the script must still exit 1: when a framework fixes the bug this test says
+so, and the known-discrepancy entry and the finding are updated.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from adapters.base import framework_installed
+from harness.environment import installed_version
+from tests.conftest import REPO
+
+SCRIPTS = sorted((REPO / "cases" / "repro").glob("*.py"))
+HEADER = re.compile(r"^# tconv-repro: framework=(\w+) versions=(\S*)$")
+
+
+def _header(path):
+    match = HEADER.match(path.read_text(encoding="utf-8").splitlines()[0])
+    assert match, f"{path.name} lacks its '# tconv-repro: framework=... versions=...' first line"
+    return match.group(1), match.group(2)
+
+
+def _param(path):
+    framework, _ = _header(path)
+    return pytest.param(path, id=path.name, marks=[getattr(pytest.mark, framework), pytest.mark.xdist_group(framework)])
+
+
+def test_there_are_reproducers() -> None:
+    assert len(SCRIPTS) >= 5
+
+
+@pytest.mark.parametrize("path", [_param(p) for p in SCRIPTS])
+def test_reproducer_still_reproduces(path) -> None:
+    framework, versions = _header(path)
+    if not framework_installed(framework):
+        pytest.skip(f"{framework} is not installed")
+    version = installed_version(framework) or "0"
+    if versions and Version(version) not in SpecifierSet(versions):
+        pytest.skip(f"{framework} {version} is outside {versions}")
+    done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 1, f"no longer reproduces on {framework} {version}:\n{done.stdout}\n{done.stderr[-2000:]}"
