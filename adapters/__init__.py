@@ -7,8 +7,10 @@ Importing an adapter module never imports its framework (that happens on first u
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from functools import cache
+from pathlib import Path
 
 from adapters.base import FRAMEWORK_MODULES, Adapter, framework_installed
 
@@ -30,6 +32,20 @@ def all_adapters() -> tuple[Adapter, ...]:
     if duplicates:
         raise RuntimeError(f"adapter names must be unique: {sorted(duplicates)}")
     return tuple(sorted(found, key=lambda a: (FRAMEWORKS.index(a.framework), a.name)))
+
+
+def load_plugin(path: str | Path) -> tuple[Adapter, ...]:
+    """The `ADAPTERS` of a user's Python file: their own implementation, checked like the rest."""
+    path = Path(path)
+    spec = importlib.util.spec_from_file_location(f"tconv_plugin_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ValueError(f"{path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    adapters = tuple(getattr(module, "ADAPTERS", ()))
+    if not adapters or not all(isinstance(a, Adapter) for a in adapters):
+        raise ValueError(f"{path}: defines no ADAPTERS tuple of adapters.base.Adapter instances")
+    return adapters
 
 
 def installed_adapters(frameworks: tuple[str, ...] | None = None) -> tuple[Adapter, ...]:

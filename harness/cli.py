@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from adapters import FRAMEWORKS, all_adapters, installed_adapters, missing_frameworks
+from adapters import FRAMEWORKS, all_adapters, installed_adapters, load_plugin, missing_frameworks
 from harness.casefile import CaseFileError, load_cases
 from harness.console import Console
 from harness.discrepancies import DEFAULT_TABLE, load_discrepancies
@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help=f"comma-separated, from {','.join(FRAMEWORKS)} (default: all installed)")
     run.add_argument("--adapters", default="*", metavar="GLOB", help="only adapters whose name matches")
     run.add_argument("--cases", default="*", metavar="GLOB", help="only cases whose file::id matches")
+    run.add_argument("--plugin", type=Path, action="append", default=[], metavar="FILE.py",
+                     help="also run the ADAPTERS defined in this file (your own implementation); repeatable")
     run.add_argument("--out", type=Path, default=Path("reports/latest"), metavar="DIR",
                      help="folder for report.csv, report.json and report.html (default: reports/latest)")
     run.add_argument("--known", type=Path, default=DEFAULT_TABLE, metavar="YAML",
@@ -77,11 +79,13 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     try:
         cases = load_cases(args.paths)
         known = load_discrepancies(args.known)
-    except (CaseFileError, ValueError) as error:
+        plugins = [a for path in args.plugin for a in load_plugin(path)]
+    except (CaseFileError, ValueError, OSError, ImportError) as error:
         print(f"tconv: {error}", file=sys.stderr)
         return 2
     cases = [c for c in cases if fnmatch.fnmatchcase(c.full_id, args.cases)]
     adapters = [a for a in installed_adapters(args.frameworks) if fnmatch.fnmatchcase(a.name, args.adapters)]
+    adapters += plugins
     missing = missing_frameworks(args.frameworks)
     with console.progress(total=len(cases) * (len(adapters) + 1)) as advance:
         result = runner.run(cases, adapters, discrepancies=known, missing_frameworks=missing, on_row=advance)

@@ -7,8 +7,10 @@ empty means all) and `when`, conditions on the case's parameters (the report's c
 mechanism of a discrepancy and covers every case that has it, not a list of ids.
 On a matching version a `fail` or `error` becomes `xfail`; a pass becomes `xpass` (the entry no
 longer describes the framework) unless the entry is `strict: false`, for discrepancies that show
-only on some data (precision), where it stays `pass`. An entry that explains no failing row of a
-run that exercised its adapter is stale, and the run's summary says so: the table must not rot.
+only on some data (precision), where it stays `pass`. An entry that covered rows of a run (its
+adapter, versions, cases and conditions all matched) but explained none of them failing is
+stale, and the run's summary says so: the table must not rot. (An entry whose rows a run did not
+include, a subset of the cases or another framework version, says nothing either way.)
 """
 
 from __future__ import annotations
@@ -128,16 +130,15 @@ class KnownDiscrepancies:
                *, failed: bool = True) -> Discrepancy | None:
         """The first entry covering this row; a failing row marks it used (not stale)."""
         for index, entry in enumerate(self.entries):
-            if fnmatch.fnmatchcase(adapter, entry.adapter):
-                self.exercised.add(index)
             if entry.applies_to(case_full_id, adapter, version, params):
+                self.exercised.add(index)
                 if failed:
                     self.used.add(index)
                 return entry
         return None
 
     def stale(self) -> list[Discrepancy]:
-        """Entries whose adapter ran but that explained no failing row."""
+        """Entries that covered rows of the run but explained none of them failing."""
         return [e for i, e in enumerate(self.entries) if i in self.exercised and i not in self.used]
 
 

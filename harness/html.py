@@ -32,7 +32,10 @@ th{background:#f4f4f5;position:sticky;top:0;cursor:pointer}
 .warn{background:#fff7d6;border:1px solid #f0d98a;padding:6px 10px;border-radius:4px;margin:6px 0}
 .controls{margin:8px 0;display:flex;gap:12px;flex-wrap:wrap;align-items:center}
 .detail{border:1px solid #ddd;border-radius:6px;padding:8px 12px;margin:12px 0}
-.detail h3{margin:4px 0 8px;font-size:15px}.detail img{max-width:100%;display:block;margin-top:8px}
+.detail h3{margin:4px 0 8px;font-size:15px}.detail img{max-width:100%;display:block}
+.detail .body{display:flex;gap:16px;flex-wrap:wrap;align-items:flex-start}
+.detail dl{display:grid;grid-template-columns:auto auto auto auto;gap:1px 10px;margin:0;font-size:13px}
+.detail dt{font-weight:600;color:#555}.detail dd{margin:0}
 code{background:#f4f4f5;padding:0 3px;border-radius:3px}.small{color:#666;font-size:12px}
 .matrixwrap{overflow:auto;max-height:75vh;border:1px solid #ddd}
 """
@@ -60,6 +63,7 @@ window.addEventListener('DOMContentLoaded',()=>{
   $$('#matrix thead th').forEach((th,i)=>th.addEventListener('click',()=>sortBy(i)));applyFilters();
   document.body.dataset.rendered=String(Math.round(performance.now()));
 });
+window.addEventListener('load',()=>{document.body.dataset.loaded=String(Math.round(performance.now()));});
 """
 
 
@@ -68,13 +72,23 @@ def _e(value: object) -> str:
 
 
 def _ratio_text(value: object) -> str:
+    """The error-to-tolerance ratio for a cell: `0.02`, `3.1`, `>1e6` (far off), `inf`."""
     try:
         ratio = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return ""
     if math.isnan(ratio):
         return ""
-    return "inf" if math.isinf(ratio) else f"{ratio:.2g}"
+    if math.isinf(ratio):
+        return "inf"
+    return ">1e6" if ratio > 1e6 else f"{ratio:.2g}"
+
+
+def _value_text(value: object) -> str:
+    """A detail value: floats to 6 significant digits, the rest as is."""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return _e(value)
 
 
 def _verdict(frame: pd.DataFrame) -> str:
@@ -100,6 +114,18 @@ def _summary(frame: pd.DataFrame) -> str:
         body.append(f"<tr><td>{_e(adapter)}</td><td>{_e(versions.get(adapter, ''))}</td>{cells}</tr>")
     return (f'<table id="summary"><thead><tr><th>adapter</th><th>version</th>{head}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
+
+
+def _diagnoses(frame: pd.DataFrame) -> str:
+    """How the failing rows fail: one line per adapter and diagnosis, with a count."""
+    failing = frame[frame["status"].isin(["fail", "xfail"]) & (frame["diagnosis"].astype(str) != "")]
+    if failing.empty:
+        return ""
+    counts = failing.groupby(["adapter", "status", "diagnosis"]).size().reset_index(name="rows")
+    body = "".join(f'<tr><td>{_e(r.adapter)}</td><td class="{r.status}">{r.status}</td><td>{_e(r.diagnosis)}</td>'
+                   f"<td>{r.rows}</td></tr>" for r in counts.itertuples())
+    return ('<h2>Diagnoses</h2><table id="diagnoses"><thead><tr><th>adapter</th><th>status</th><th>diagnosis</th>'
+            f"<th>rows</th></tr></thead><tbody>{body}</tbody></table>")
 
 
 def _matrix(frame: pd.DataFrame) -> str:
@@ -152,7 +178,7 @@ def _details(frame: pd.DataFrame, plots: Mapping[str, dict]) -> str:
     parts, pictures = [], 0
     for _, row in failing.iterrows():
         key = f"{row['case_file']}::{row['case_id']}[{row['adapter']}]"
-        params = "".join(f"<tr><th>{f}</th><td>{_e(row.get(f))}</td></tr>" for f in DETAIL_FIELDS if f in row)
+        params = "".join(f"<dt>{f}</dt><dd>{_e(_value_text(row.get(f)))}</dd>" for f in DETAIL_FIELDS if f in row)
         picture = ""
         if key in plots and pictures < MAX_PICTURES:
             png = difference_png(plots[key], title=key)
@@ -164,7 +190,7 @@ def _details(frame: pd.DataFrame, plots: Mapping[str, dict]) -> str:
             f'<div class="detail {row["status"]}-detail" data-case="{_e(row["case_file"])}::{_e(row["case_id"])}" '
             f'data-framework="{_e(row["framework"])}" data-status="{_e(row["status"])}">'
             f'<h3 class="{row["status"]}">{_e(row["status"])}: {_e(key)}</h3>'
-            f"<p>{_e(row['message'])}</p>{diagnosis}{known}<table>{params}</table>{picture}</div>"
+            f"<p>{_e(row['message'])}</p>{diagnosis}{known}<div class=\"body\"><dl>{params}</dl>{picture}</div></div>"
         )
     return "".join(parts)
 
@@ -181,7 +207,7 @@ def render_html(frame: pd.DataFrame, environment: Mapping[str, str], *, plots: M
 <p class="small">Transposed convolution, every framework against the NumPy oracle.
 {_e(environment.get('time', ''))} &middot; {_e(environment.get('command', ''))}</p>
 {_verdict(frame)}{warnings}
-<h2>Summary</h2>{_summary(frame)}
+<h2>Summary</h2>{_summary(frame)}{_diagnoses(frame)}
 <h2>Matrix</h2><p class="small">Cells show the worst error as a multiple of the tolerance
 (&le; 1 passes); hover for the message.</p>{_controls(frame)}{_matrix(frame)}
 <h2>Failing rows</h2>{_details(frame, plots or {})}

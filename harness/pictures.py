@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 
 def _png(figure: plt.Figure) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=64, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
     plt.close(figure)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
@@ -30,8 +30,8 @@ def difference_png(plot: dict, *, title: str) -> str:
     panels = [("expected", expected), ("actual", actual)]
     if same:
         panels.append(("actual - expected", actual - expected))
-    figure, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.8), squeeze=False)
-    figure.suptitle(f"{title} ({plot.get('where', '')})", fontsize=8)
+    figure, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels), 2.6), squeeze=False)
+    figure.suptitle(f"{title} ({plot.get('where', '')})", fontsize=9)
     finite = np.concatenate([a[np.isfinite(a)].ravel() for _, a in panels[:2]] + [np.zeros(1)])
     low, high = float(finite.min()), float(finite.max())
     for ax, (name, values) in zip(axes[0], panels):

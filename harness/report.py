@@ -92,8 +92,10 @@ def read_report(path: str | Path) -> tuple[pd.DataFrame, dict[str, str], dict[st
                 frame[column] = pd.to_numeric(frame[column].replace({"inf": math.inf, "-inf": -math.inf}),
                                               errors="coerce")
         return frame, dict(document.get("environment", {})), dict(document.get("plots", {}))
-    frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"case_id": str, "case_file": str})
-    for column in ("message", "diagnosis", "known_issue", "worst_index", "framework_version"):
+    text_columns = ("case_file", "case_id", "adapter", "message", "diagnosis", "known_issue", "worst_index",
+                    "framework_version", "padding", "stride", "output_padding", "dilation", "output_shape")
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={c: str for c in text_columns})
+    for column in text_columns:
         if column in frame:
-            frame[column] = frame[column].fillna("").astype(str)
+            frame[column] = frame[column].fillna("")
     return frame, environment_of(frame), {}
