@@ -9,10 +9,12 @@ another way. Frameworks are imported lazily, once per process, on first use.
 from __future__ import annotations
 
 import importlib
-import os
 import importlib.metadata
 import importlib.util
+import os
+import sys
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
 from typing import ClassVar
@@ -48,12 +50,31 @@ IMPORT_ENVIRONMENT = {
 }
 
 
+@contextmanager
+def _quiet_native_stderr(quiet: bool):
+    """Silence what native code writes to fd 2 while a framework loads (TensorFlow's absl and
+    oneDNN banners ignore TF_CPP_MIN_LOG_LEVEL); Python exceptions are unaffected."""
+    if not quiet:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 @cache
 def import_framework(module: str) -> ModuleType:
     """Import a framework module once per process (TensorFlow alone takes seconds)."""
     for key, value in IMPORT_ENVIRONMENT.get(module, {}).items():
         os.environ.setdefault(key, value)
-    return importlib.import_module(module)
+    with _quiet_native_stderr(module in IMPORT_ENVIRONMENT):
+        return importlib.import_module(module)
 
 
 class Adapter(ABC):

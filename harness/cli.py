@@ -35,6 +35,14 @@ def _frameworks(text: str) -> tuple[str, ...]:
     return names
 
 
+def _formats(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in ("csv", "json", "html")]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown format(s) {', '.join(unknown)}; choose from csv, json, html")
+    return ("csv", *names)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tconv", description="Conformance harness for transposed convolution.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -53,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="known-discrepancy table (default: cases/known_discrepancies.yaml)")
     run.add_argument("--baseline", type=Path, default=None, metavar="CSV",
                      help="also compare with this earlier report; a row that got worse makes the exit status 1")
+    run.add_argument("--formats", type=_formats, default=("csv", "json", "html"), metavar="LIST",
+                     help="which of csv,json,html to write (default: all three; csv is always written)")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
     compare = sub.add_parser("compare", help="compare two reports: rows whose status got worse")
@@ -100,11 +110,12 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         warnings += comparison.warnings()
     summary = {"counts": _counts(result.rows), "warnings": warnings, "cases": len(cases),
                "adapters": [a.name for a in adapters]}
-    paths = write_reports(args.out, result.rows, environment(["tconv", *argv]), summary=summary)
+    paths = write_reports(args.out, result.rows, environment(["tconv", *argv]), summary=summary,
+                          formats=args.formats)
     console.summary(result.rows, paths=paths, warnings=warnings)
     if comparison is not None:
         console.comparison(comparison)
-        if comparison.worse:
+        if not comparison.worse.empty:
             return 1
     return 0 if result.ok else 1
 
@@ -133,7 +144,7 @@ def _compare(args: argparse.Namespace) -> int:
     console.comparison(comparison, show_worse=False)
     if args.csv or args.html:
         write_comparison(comparison, csv=args.csv, html=args.html)
-    return 1 if comparison.worse else 0
+    return 1 if not comparison.worse.empty else 0
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -60,24 +60,26 @@ def _json_safe(value: object) -> object:
     return value
 
 
-def write_reports(out: Path, rows: Sequence[Row], environment: dict[str, str], *, html: bool = True,
+def write_reports(out: Path, rows: Sequence[Row], environment: dict[str, str], *,
+                  formats: Sequence[str] = ("csv", "json", "html"),
                   summary: dict[str, object] | None = None) -> dict[str, Path]:
-    """Write report.csv, report.json and report.html into `out`; returns their paths."""
+    """Write report.csv (always) and report.json / report.html into `out`; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
     frame = rows_frame(rows, environment)
-    paths = {"csv": out / "report.csv", "json": out / "report.json"}
-    frame.to_csv(paths["csv"], index=False)
-    records = [{k: _json_safe(v) for k, v in rec.items() if not k.startswith("env_")}
-               for rec in frame.to_dict(orient="records")]
-    document = {"environment": environment, "summary": summary or {}, "rows": records,
-                "plots": _plot_slices(rows)}
-    paths["json"].write_text(json.dumps(document, indent=1, default=str), encoding="utf-8")
-    if html:
+    paths = {"csv": out / "report.csv"}
+    frame.to_csv(paths["csv"], index=False, float_format="%.6g")
+    plots = _plot_slices(rows)
+    if "json" in formats:
+        records = [{k: _json_safe(v) for k, v in rec.items() if not k.startswith("env_")}
+                   for rec in frame.to_dict(orient="records")]
+        document = {"environment": environment, "summary": summary or {}, "rows": records, "plots": plots}
+        paths["json"] = out / "report.json"
+        paths["json"].write_text(json.dumps(document, indent=1, default=str), encoding="utf-8")
+    if "html" in formats:
         from harness.html import render_html
 
         paths["html"] = out / "report.html"
-        paths["html"].write_text(render_html(frame, environment, plots=document["plots"],
-                                             summary=summary), encoding="utf-8")
+        paths["html"].write_text(render_html(frame, environment, plots=plots, summary=summary), encoding="utf-8")
     return paths
 
 
