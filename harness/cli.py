@@ -106,7 +106,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         from harness.compare import compare_reports
         from harness.report import read_report, rows_frame
 
-        comparison = compare_reports(read_report(args.baseline)[0], rows_frame(result.rows))
+        base, base_env, _ = read_report(args.baseline)
+        comparison = compare_reports(base, rows_frame(result.rows), base_environment=base_env,
+                                     new_environment=environment(), only_new_adapters=True)
         warnings += comparison.warnings()
     summary = {"counts": _counts(result.rows), "warnings": warnings, "cases": len(cases),
                "adapters": [a.name for a in adapters]}

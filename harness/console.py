@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console as RichConsole
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -43,7 +44,7 @@ class Console:
             task = bar.add_task("", total=total)
 
             def advance(row: "Row") -> None:
-                bar.update(task, advance=1, description=f"{row.case_id} [{row.adapter}]")
+                bar.update(task, advance=1, description=escape(f"{row.case_id} [{row.adapter}]"))
 
             yield advance
 
@@ -62,29 +63,29 @@ class Console:
         bad = [r for r in rows if r.status in ("fail", "error")]
         for row in bad[:40]:
             detail = f" ({row.diagnosis})" if row.diagnosis else ""
-            self.out.print(f"[{STATUS_STYLE[row.status]}]{row.status}[/] {row.full_id}: {row.message}{detail}",
-                           markup=True, soft_wrap=True)
+            self.out.print(f"[{STATUS_STYLE[row.status]}]{row.status}[/] {escape(f'{row.full_id}: {row.message}{detail}')}",
+                           soft_wrap=True)
         if len(bad) > 40:
             self.out.print(f"... and {len(bad) - 40} more failing rows, see the report")
         for warning in warnings:
-            self.out.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+            self.out.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         total = Counter(r.status for r in rows)
         line = ", ".join(f"{total[s]} {s}" for s in STATUSES if total[s])
         self.out.print(f"{len(rows)} rows: {line or 'none'}")
         report = paths.get("html") or paths.get("csv")
-        self.out.print(f"report: {report}")
+        self.out.print(f"report: {escape(str(report))}")
 
     def comparison(self, comparison: "Comparison", *, show_worse: bool = True) -> None:
         """Versions on each side, rows that got worse, and the warnings of a comparison."""
         if show_worse:
             for line in comparison.worse_lines():
-                self.out.print(f"[bold red]worse[/] {line}", soft_wrap=True)
+                self.out.print(f"[bold red]worse[/] {escape(line)}", soft_wrap=True)
         if self.quiet:
             return
         for line in comparison.version_lines():
-            self.out.print(f"versions: {line}", soft_wrap=True)
+            self.out.print(f"versions: {escape(line)}", soft_wrap=True)
         for warning in comparison.warnings():
-            self.out.print(f"[yellow]warning:[/] {warning}", soft_wrap=True)
+            self.out.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         self.out.print(f"{len(comparison.worse)} rows got worse, {len(comparison.grew)} passing rows' "
                        f"error grew more than {comparison.growth_limit:g}x, {len(comparison.appeared)} appeared, "
                        f"{len(comparison.vanished)} vanished")

@@ -2,9 +2,10 @@
 
 An entry names rows by a case pattern (`fnmatch` over `file::id`, default all), an adapter
 pattern, the framework versions it applies to (a PEP 440 specifier such as `>=2.16,<2.19`;
-empty means all) and `when`, conditions on the case's parameters (the report's columns:
-`dtype: float16`, `groups: ">1"`, `padding_kind: explicit`), so an entry describes the
-mechanism of a discrepancy and covers every case that has it, not a list of ids.
+empty means all), `when`, conditions on the case's parameters (the report's columns:
+`dtype: float16`, `groups: ">1"`, `padding_kind: explicit`), and `message`, a glob the row's
+message must match (a framework's own error text), so an entry describes the mechanism of a
+discrepancy and covers every case that has it, not a list of ids.
 On a matching version a `fail` or `error` becomes `xfail`; a pass becomes `xpass` (the entry no
 longer describes the framework) unless the entry is `strict: false`, for discrepancies that show
 only on some data (precision), where it stays `pass`. An entry that covered rows of a run (its
@@ -39,6 +40,7 @@ class Discrepancy(BaseModel):
     adapter: str
     versions: str = ""
     when: dict[str, str | int] = {}
+    message: str = "*"
     reason: str
     kind: Literal["bug", "limitation", "precision", "convention"] = "bug"
     strict: bool = True
@@ -70,9 +72,11 @@ class Discrepancy(BaseModel):
         return value
 
     def applies_to(self, case_full_id: str, adapter: str, version: str,
-                   params: dict[str, str] | None = None) -> bool:
-        """Whether the entry covers this case (and its parameters), adapter and framework version."""
+                   params: dict[str, str] | None = None, message: str = "") -> bool:
+        """Whether the entry covers this case (and its parameters), adapter, version and message."""
         if not (fnmatch.fnmatchcase(case_full_id, self.case) and fnmatch.fnmatchcase(adapter, self.adapter)):
+            return False
+        if self.message != "*" and not fnmatch.fnmatchcase(message, self.message):
             return False
         for key, condition in self.when.items():
             if params is None or key not in params or not _condition_holds(str(condition), params[key]):
@@ -127,10 +131,10 @@ class KnownDiscrepancies:
     exercised: set[int] = field(default_factory=set)
 
     def lookup(self, case_full_id: str, adapter: str, version: str, params: dict[str, str] | None = None,
-               *, failed: bool = True) -> Discrepancy | None:
+               *, failed: bool = True, message: str = "") -> Discrepancy | None:
         """The first entry covering this row; a failing row marks it used (not stale)."""
         for index, entry in enumerate(self.entries):
-            if entry.applies_to(case_full_id, adapter, version, params):
+            if entry.applies_to(case_full_id, adapter, version, params, message):
                 self.exercised.add(index)
                 if failed:
                     self.used.add(index)

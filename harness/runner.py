@@ -130,7 +130,8 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
     except Exception as error:  # noqa: BLE001 - a broken install is a row, not a crash
         version = "unknown"
         return Row(case.file, case.id, adapter.name, adapter.framework, version, "error",
-                   message=f"cannot import {adapter.framework}: {error}", params=case.describe())
+                   message=f"cannot import {adapter.framework}: {type(error).__name__}: {error}",
+                   params=case.describe())
     row = Row(case.file, case.id, adapter.name, adapter.framework, version, "pass", params=case.describe())
     reference = cached_reference(case)
     row.expected_shape = _shape(reference.rounded)
@@ -157,7 +158,8 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
             row.plot = plot_slice(case, actual, reference.rounded, verdict_index=row.worst_index)
     if discrepancies is not None:
         failed = row.status in ("fail", "error")
-        entry = discrepancies.lookup(case.full_id, adapter.name, version, row.params, failed=failed)
+        entry = discrepancies.lookup(case.full_id, adapter.name, version, row.params, failed=failed,
+                                     message=row.message)
         if entry is not None and (failed or (row.status == "pass" and entry.strict)):
             row.known_issue = f"{entry.reason} ({entry.reference})"
             row.status = "xfail" if failed else "xpass"
