@@ -9,8 +9,8 @@ as the floor, so exact zeros turning into rounding noise are not reported).
 
 from __future__ import annotations
 
-from html import escape
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 
 import pandas as pd

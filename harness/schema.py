@@ -95,7 +95,7 @@ PerDimNonNegative = NonNegativeInt | list[NonNegativeInt]
 class GeneratedArray(BaseModel):
     """`{shape, seed, distribution, low, high, scale}`: an array drawn reproducibly."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     shape: list[PositiveInt] | None = None
     seed: NonNegativeInt | None = None
@@ -115,7 +115,8 @@ def array_spec(value: Any) -> Any:
 class RawCase(BaseModel):
     """One case as written in YAML (after `defaults:` and `sweep:` are applied)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    # Strict: `stride: "2"` or `stride: true` are mistakes, not numbers to coerce.
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=True)
 
     id: Annotated[str, BeforeValidator(id_value)]
     input: Annotated[Any, BeforeValidator(array_spec)] = None
@@ -127,7 +128,7 @@ class RawCase(BaseModel):
     dilation: PerDimPositive = 1
     groups: PositiveInt = 1
     output_shape: PerDimPositive | None = None
-    dtype: Literal[DTYPE_NAMES] = "float32"  # type: ignore[valid-type]
+    dtype: Annotated[Literal[DTYPE_NAMES], BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)] = "float32"  # type: ignore[valid-type]
     expected: NestedArray | None = None
     expected_shape: list[PositiveInt] | None = None
     # Shorthand for generated arrays: shapes from channel counts and sizes.

@@ -70,6 +70,8 @@ cases:
     ("unknown key in defaults", "defaults:\n  strides: 2\ncases:\n  - id: a\n    input: [[1, 2], [3, 4]]\n    kernel: [[1, 2], [3, 4]]\n", "defaults.strides", "defaults"),
     ("unknown key in a sweep", "cases:\n  - id: a\n    input: [[1, 2], [3, 4]]\n    kernel: [[1, 2], [3, 4]]\n    sweep: {strides: [1, 2]}\n", "sweep.strides", "not a case key"),
     ("duplicate key in a mapping", "cases:\n  - id: a\n    input: [[1, 2], [3, 4]]\n    kernel: [[1, 2], [3, 4]]\n    stride: 1\n    stride: 2\n", None, "duplicate key"),
+    ("stride as text", "cases:\n  - id: a\n    input: [[1, 2], [3, 4]]\n    kernel: [[1, 2], [3, 4]]\n    stride: '2'\n", "stride", "valid integer"),
+    ("stride as a boolean", "cases:\n  - id: a\n    input: [[1, 2], [3, 4]]\n    kernel: [[1, 2], [3, 4]]\n    stride: true\n", "stride", "valid integer"),
     ("boolean where a number belongs", "cases:\n  - id: a\n    input: [[true, 2], [3, 4]]\n    kernel: [[1, 2], [3, 4]]\n", "input", "non-numeric"),
 ]
 

@@ -15,8 +15,8 @@ from adapters.layout import rot180
 from adapters.numpy_zero_insertion import NumpyZeroInsertion
 from harness.case import Case
 from harness.casefile import load_cases
-from harness.runner import run
 from harness.report import write_reports
+from harness.runner import run
 from tests.conftest import REPO
 
 CASES = load_cases([REPO / "cases"])

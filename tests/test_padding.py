@@ -14,8 +14,20 @@ import numpy as np
 import pytest
 
 from adapters.padding import (
-    Span, canonical_span, covers, full_size, jax_span, jax_transpose_pads, keras_span, onnx_span, reslice, tf_forward_size,
-    tf_plan, tf_span, torch_plan, torch_span,
+    Span,
+    canonical_span,
+    covers,
+    full_size,
+    jax_span,
+    jax_transpose_pads,
+    keras_span,
+    onnx_span,
+    reslice,
+    tf_forward_size,
+    tf_plan,
+    tf_span,
+    torch_plan,
+    torch_span,
 )
 from harness.geometry import output_window
 
@@ -58,7 +70,7 @@ def test_torch_span_is_the_documented_formula() -> None:
 
 
 def test_torch_plan_reaches_every_canonical_window() -> None:
-    for n, k, s, d, padding, op, want in CANONICAL:
+    for n, k, s, d, padding, _op, want in CANONICAL:
         p, extra, have = torch_plan(n, k, s, d, want)
         assert p >= 0 and 0 <= extra < max(s, d), "PyTorch would refuse these arguments"
         assert have == torch_span(n, k, s, d, p, extra)
@@ -79,7 +91,7 @@ def test_tf_plan_is_consistent_and_covers() -> None:
 
 
 def test_jax_pads_give_exactly_the_window() -> None:
-    for n, k, s, d, padding, op, want in CANONICAL:
+    for n, k, s, d, _padding, _op, want in CANONICAL:
         assert jax_span(n, k, s, d, jax_transpose_pads(n, k, s, d, want)) == want
 
 
