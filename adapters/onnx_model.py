@@ -16,12 +16,13 @@ JAX give) is what the row is judged against.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from adapters.base import import_framework
-from adapters.padding import Span, canonical_spans, full_size, onnx_span
+from adapters.padding import canonical_spans, full_size, onnx_span
 from harness.case import Case
 
 OPSET = 17
@@ -91,11 +92,13 @@ def feeds(case: Case, dtype: np.dtype) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=np.float64).astype(dtype) for k, v in values.items()}
 
 
-def probe_case(dtype: str) -> Case:
-    """A tiny case in `dtype`, to ask a runtime whether it has a kernel for that dtype at all."""
+def missing_kernel(run: Callable[[Case], np.ndarray], dtype: str, runtime: str) -> str | None:
+    """Why `runtime` cannot run ConvTranspose in `dtype` at all (asked with a tiny case), or None."""
     from harness.casefile import case_from_mapping
 
-    return case_from_mapping({"id": "probe", "input": [[1, 2], [3, 4]], "kernel": [[1, 0], [2, -1]], "dtype": dtype})
-
-
-__all__ = ["Span", "build_model", "convtranspose_attributes", "feeds", "probe_case"]
+    probe = case_from_mapping({"id": "probe", "input": [[1, 2], [3, 4]], "kernel": [[1, 0], [2, -1]], "dtype": dtype})
+    try:
+        run(probe)
+    except Exception as error:  # noqa: BLE001 - the runtime's words are the reason
+        return f"{runtime} has no ConvTranspose for {dtype}: {' '.join(str(error).split())[:200]}"
+    return None

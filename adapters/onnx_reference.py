@@ -11,7 +11,7 @@ from functools import cache
 import numpy as np
 
 from adapters.base import Adapter, import_framework
-from adapters.onnx_model import build_model, convtranspose_attributes, feeds, probe_case
+from adapters.onnx_model import build_model, convtranspose_attributes, feeds, missing_kernel
 from harness.case import Case
 from harness.dtypes import numpy_dtype
 
@@ -26,12 +26,7 @@ def _run(case: Case) -> np.ndarray:
 
 @cache
 def _missing_kernel(dtype: str) -> str | None:
-    try:
-        _run(probe_case(dtype))
-    except Exception as error:  # noqa: BLE001 - the evaluator's words are the reason
-        first = " ".join(str(error).split())[:200]
-        return f"the ONNX reference evaluator cannot run ConvTranspose in {dtype}: {first}"
-    return None
+    return missing_kernel(_run, dtype, "the ONNX reference evaluator")
 
 
 class OnnxReference(Adapter):
