@@ -44,6 +44,25 @@ class Comparison:
                 + (f" ({r.message_new})" if r.message_new else "")
                 for r in self.worse.itertuples()]
 
+    def changed_rows(self) -> list[tuple[str, str, str, str, str, str]]:
+        """Rows whose status changed or whose passing error grew: (row, base, new, ratios, change), worst first."""
+        def ratio(value: float) -> str:
+            return "" if pd.isna(value) else f"{value:.3g}"
+
+        grew = set(map(tuple, self.grew[KEY].itertuples(index=False)))
+        worse = set(map(tuple, self.worse[KEY].itertuples(index=False)))
+        both = self.table.dropna(subset=["status_base", "status_new"])
+        rows = []
+        for r in both.itertuples():
+            key = (r.case_file, r.case_id, r.adapter)
+            if r.status_base == r.status_new and key not in grew:
+                continue
+            change = "worse" if key in worse else "error grew" if key in grew else "changed"
+            rows.append((f"{r.case_file}::{r.case_id}[{r.adapter}]", str(r.status_base), str(r.status_new),
+                         ratio(r.tol_ratio_base), ratio(r.tol_ratio_new), change))
+        order = {"worse": 0, "error grew": 1, "changed": 2}
+        return sorted(rows, key=lambda row: order[row[-1]])
+
     def version_lines(self) -> list[str]:
         return [f"{name}: {old} -> {new}" if old != new else f"{name}: {old}" for name, old, new in self.versions]
 

@@ -76,14 +76,30 @@ class Console:
         self.out.print(f"report: {escape(str(report))}")
 
     def comparison(self, comparison: "Comparison", *, show_worse: bool = True) -> None:
-        """Versions on each side, rows that got worse, and the warnings of a comparison."""
+        """Versions on each side, a table of the rows that changed, and the warnings."""
         if show_worse:
             for line in comparison.worse_lines():
                 self.out.print(f"[bold red]worse[/] {escape(line)}", soft_wrap=True)
         if self.quiet:
             return
-        for line in comparison.version_lines():
-            self.out.print(f"versions: {escape(line)}", soft_wrap=True)
+        versions = Table(title="tconv compare: framework versions")
+        for column in ("framework", "base", "new"):
+            versions.add_column(column)
+        for name, old, new in comparison.versions:
+            versions.add_row(name, old, new, style="yellow" if old != new else None)
+        self.out.print(versions)
+        changed = comparison.changed_rows()
+        if changed:
+            table = Table(title=f"tconv compare: rows that changed ({len(changed)})")
+            table.add_column("row", overflow="fold")
+            for column in ("base", "new", "ratio base", "ratio new", "change"):
+                table.add_column(column, no_wrap=True)
+            for row in changed[:60]:
+                style = "bold red" if row[-1] == "worse" else None
+                table.add_row(*(escape(str(v)) for v in row), style=style)
+            self.out.print(table)
+            if len(changed) > 60:
+                self.out.print(f"... and {len(changed) - 60} more (--csv writes them all)")
         for warning in comparison.warnings():
             self.out.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         self.out.print(f"{len(comparison.worse)} rows got worse, {len(comparison.grew)} passing rows' "
