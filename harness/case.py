@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.geometry import DimPadding
+from harness.geometry import DimPadding, full_length, output_window
 
 
 def _fmt_seq(values: tuple[int, ...]) -> str:
@@ -96,8 +96,6 @@ class Case:
     @property
     def zero_extended(self) -> bool:
         """The canonical output runs past the full result in some dim (zeros, plus bias, there)."""
-        from harness.geometry import full_length, output_window
-
         for dim in range(self.rank):
             args = (self.input_size[dim], self.kernel_size[dim])
             window = output_window(

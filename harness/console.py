@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich import box
 from rich.console import Console as RichConsole
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "error": "bold yellow", "unsupported": "dim",
                 "xfail": "magenta", "xpass": "yellow"}
 STATUSES = tuple(STATUS_STYLE)
+HEADERS = {"unsupported": "unsup."}
 
 
 class Console:
@@ -50,16 +52,17 @@ class Console:
 
     def summary(self, rows: Sequence["Row"], *, paths: Mapping[str, Path], warnings: Sequence[str]) -> None:
         """Counts per adapter and status, the failing rows, warnings and where the report is."""
-        counts = Counter((r.adapter, r.framework_version, r.status) for r in rows)
+        counts = Counter((r.adapter, r.status) for r in rows)
         if not self.quiet:
-            table = Table(title="tconv: rows per adapter and status")
-            table.add_column("adapter")
-            table.add_column("version")
+            table = Table(title="tconv: rows per adapter and status", box=box.SIMPLE_HEAD, pad_edge=False)
+            table.add_column("adapter", no_wrap=True)
             for status in STATUSES:
-                table.add_column(status, justify="right", style=STATUS_STYLE[status])
-            for adapter, version in dict.fromkeys((r.adapter, r.framework_version) for r in rows):
-                table.add_row(adapter, version, *(str(counts[(adapter, version, s)] or "") for s in STATUSES))
+                table.add_column(HEADERS.get(status, status), justify="right", style=STATUS_STYLE[status], no_wrap=True)
+            for adapter in dict.fromkeys(r.adapter for r in rows):
+                table.add_row(adapter, *(str(counts[(adapter, s)] or "") for s in STATUSES))
             self.out.print(table)
+            versions = dict.fromkeys(f"{r.framework} {r.framework_version}" for r in rows if r.adapter != "oracle")
+            self.out.print(f"versions: {escape(', '.join(versions))}", soft_wrap=True)
         bad = [r for r in rows if r.status in ("fail", "error")]
         for row in bad[:40]:
             detail = f" ({row.diagnosis})" if row.diagnosis else ""
