@@ -16,14 +16,15 @@ JAX give) is what the row is judged against.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import numpy as np
 
-from adapters.base import import_framework
+from adapters.base import Adapter, import_framework
 from adapters.padding import canonical_spans, full_size, onnx_span
 from harness.case import Case
+from harness.dtypes import numpy_dtype
 
 OPSET = 17
 IR_VERSION = 8  # understood by every ONNX Runtime since 1.10
@@ -92,13 +93,32 @@ def feeds(case: Case, dtype: np.dtype) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=np.float64).astype(dtype) for k, v in values.items()}
 
 
-def missing_kernel(run: Callable[[Case], np.ndarray], dtype: str, runtime: str) -> str | None:
-    """Why `runtime` cannot run ConvTranspose in `dtype` at all (asked with a tiny case), or None."""
-    from harness.casefile import case_from_mapping
+class OnnxModelAdapter(Adapter):
+    """Runs the one-node model of a case on some ONNX runtime (`execute`).
 
-    probe = case_from_mapping({"id": "probe", "input": [[1, 2], [3, 4]], "kernel": [[1, 0], [2, -1]], "dtype": dtype})
-    try:
-        run(probe)
-    except Exception as error:  # noqa: BLE001 - the runtime's words are the reason
-        return f"{runtime} has no ConvTranspose for {dtype}: {' '.join(str(error).split())[:200]}"
-    return None
+    A dtype the runtime has no ConvTranspose for at all is `unsupported`, with the runtime's own
+    message; that is asked once per dtype, with a tiny case.
+    """
+
+    runtime: str
+
+    def execute(self, model: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def run(self, case: Case) -> np.ndarray:
+        model = build_model(case, convtranspose_attributes(case))
+        return np.asarray(self.execute(model, feeds(case, numpy_dtype(case.dtype))))
+
+    def supports(self, case: Case) -> str | None:
+        return self._missing_kernel(case.dtype)
+
+    @cache  # noqa: B019 - adapters are module-level singletons
+    def _missing_kernel(self, dtype: str) -> str | None:
+        from harness.casefile import case_from_mapping
+
+        probe = case_from_mapping({"id": "probe", "input": [[1, 2], [3, 4]], "kernel": [[1, 0], [2, -1]], "dtype": dtype})
+        try:
+            self.run(probe)
+        except Exception as error:  # noqa: BLE001 - the runtime's words are the reason
+            return f"{self.runtime} has no ConvTranspose for {dtype}: {' '.join(str(error).split())[:200]}"
+        return None
