@@ -20,6 +20,7 @@ import numpy as np
 from adapters.base import Adapter, import_framework
 from adapters.layout import from_channels_last, kernel_to_spatial_out_in, to_channels_last
 from adapters.padding import canonical_spans, full_size, keras_plan, needs_extension, reslice
+from adapters.tensorflow_nn import dilation_unsupported
 from harness.case import Case
 from harness.dtypes import numpy_dtype
 
@@ -50,6 +51,8 @@ class _Keras(Adapter):
             return "Keras' ConvTranspose layers refuse strides > 1 together with dilation_rate > 1"
         if _keras().backend.backend() != "tensorflow":
             return f"Keras runs on {_keras().backend.backend()}, tconv tests Keras on TensorFlow"
+        if any(d > 1 for d in case.dilation) and dilation_unsupported(case.dtype):
+            return dilation_unsupported(case.dtype)
         plan = keras_plan(case, canonical_spans(case))
         if plan is None:
             return "Keras cannot cover this window: output_padding >= stride is refused by Keras"

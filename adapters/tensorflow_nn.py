@@ -10,6 +10,8 @@ bias, which tf.nn does not take, is added with `tf.nn.bias_add` after that.
 
 from __future__ import annotations
 
+from functools import cache
+
 import numpy as np
 
 from adapters.base import Adapter, import_framework
@@ -36,6 +38,19 @@ def _to_numpy(y, dtype: str) -> np.ndarray:
     return array
 
 
+@cache
+def dilation_unsupported(dtype: str) -> str | None:
+    """TensorFlow's words when its CPU kernels cannot dilate in `dtype` (float64 today), asked once."""
+    tf = _tf()
+    try:
+        tf.nn.conv_transpose(tf.ones([1, 2, 2, 1], getattr(tf, dtype)), tf.ones([2, 2, 1, 1], getattr(tf, dtype)),
+                             [1, 4, 4, 1], 1, "VALID", dilations=2)
+    except Exception as error:  # noqa: BLE001 - TensorFlow's message is the reason
+        text = " ".join(str(error).split("}}")[-1].split())[:160]
+        return f"TensorFlow has no CPU kernel for a dilated transposed conv in {dtype}: {text}"
+    return None
+
+
 class _TensorFlowTranspose(Adapter):
     framework = "tensorflow"
     explicit_padding_ranks: tuple[int, ...] = (2,)
@@ -43,6 +58,8 @@ class _TensorFlowTranspose(Adapter):
     def supports(self, case: Case) -> str | None:
         if case.groups > 1:
             return "tf.nn.conv_transpose has no groups (feature_group_count) argument"
+        if any(d > 1 for d in case.dilation):
+            return dilation_unsupported(case.dtype)
         return None
 
     def explicit_padding_usable(self, case: Case) -> bool:

@@ -8,10 +8,12 @@ message must match (a framework's own error text), so an entry describes the mec
 discrepancy and covers every case that has it, not a list of ids.
 On a matching version a `fail` or `error` becomes `xfail`; a pass becomes `xpass` (the entry no
 longer describes the framework) unless the entry is `strict: false`, for discrepancies that show
-only on some data (precision), where it stays `pass`. An entry that covered rows of a run (its
-adapter, versions, cases and conditions all matched) but explained none of them failing is
+only on some data (precision), where it stays `pass`. A strict entry that covered rows of a run
+(its adapter, versions, cases and conditions all matched) but explained none of them failing is
 stale, and the run's summary says so: the table must not rot. (An entry whose rows a run did not
-include, a subset of the cases or another framework version, says nothing either way.)
+include, a subset of the cases or another framework version, says nothing either way; a
+non-strict entry's rows may pass on other data, so its reproducer is what keeps it honest:
+`tests/test_repro.py` fails when a reproducer stops reproducing on a matching version.)
 """
 
 from __future__ import annotations
@@ -141,8 +143,8 @@ class KnownDiscrepancies:
         return None
 
     def stale(self) -> list[Discrepancy]:
-        """Entries that covered rows of the run but explained none of them failing."""
-        return [e for i, e in enumerate(self.entries) if i in self.exercised and i not in self.used]
+        """Strict entries that covered rows of the run but explained none of them failing."""
+        return [e for i, e in enumerate(self.entries) if e.strict and i in self.exercised and i not in self.used]
 
 
 def load_discrepancies(path: str | Path | None = None) -> KnownDiscrepancies:
