@@ -96,6 +96,11 @@ class Adapter(ABC):
     def run(self, case: Case) -> np.ndarray:
         """The framework's result in the canonical layout (N, C_out, *spatial), its own dtype."""
 
+    def translation(self, case: Case) -> str | None:
+        """How the case is expressed when it is not the framework's own form (crops, zero
+        extension, another padding word), in words for the row's message; None when native."""
+        return None
+
     def __repr__(self) -> str:
         return f"<adapter {self.name}>"
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from adapters.base import Adapter, import_framework
 from adapters.layout import rot180, swap_in_out
-from adapters.padding import Span, canonical_spans, full_size, jax_span, jax_transpose_pads, reslice
+from adapters.padding import Span, canonical_spans, describe_reslice, full_size, jax_span, jax_transpose_pads, reslice
 from harness.case import Case
 
 _SPECS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"), 3: ("NCDHW", "OIDHW", "NCDHW")}
@@ -58,25 +58,34 @@ class JaxConvTranspose(_Jax):
             return "jax.lax.conv_transpose has no feature_group_count (groups)"
         return None
 
-    def run(self, case: Case) -> np.ndarray:
-        lax = _jax().lax
+    def plan(self, case: Case) -> tuple[object, list[Span]]:
+        """JAX's padding ('SAME', 'VALID' or pairs of the dilated input) and the spans it gives."""
         wants = canonical_spans(case)
         dims = list(zip(case.input_size, case.kernel_size, case.stride, case.dilation))
         word = case.padding_word
-        padding: object = None
         if case.output_shape is None and not any(case.output_padding) and word in ("same", "same_upper", "valid"):
             padding = "VALID" if word == "valid" else "SAME"
             have = [jax_span(n, k, s, d, padding) for n, k, s, d in dims]
-            if not all(h.start <= w.start and h.stop >= w.stop for h, w in zip(have, wants)):
-                padding = None
-        if padding is None:
-            padding = [jax_transpose_pads(n, k, s, d, w) for (n, k, s, d), w in zip(dims, wants)]
-            have = [jax_span(n, k, s, d, p) for (n, k, s, d), p in zip(dims, padding)]
+            if all(h.start <= w.start and h.stop >= w.stop for h, w in zip(have, wants)):
+                return padding, have
+        pairs = [jax_transpose_pads(n, k, s, d, w) for (n, k, s, d), w in zip(dims, wants)]
+        return pairs, [jax_span(n, k, s, d, p) for (n, k, s, d), p in zip(dims, pairs)]
+
+    def translation(self, case: Case) -> str | None:
+        padding, have = self.plan(case)
+        wants = canonical_spans(case)
+        if have == list(wants):
+            return None
+        return f"JAX's {padding} appends zeros when the stride exceeds the dilated kernel: {describe_reslice(have, wants)}"
+
+    def run(self, case: Case) -> np.ndarray:
+        lax = _jax().lax
+        padding, have = self.plan(case)
         y = lax.conv_transpose(
             _array(case.input, case.dtype), _array(case.kernel, case.dtype), strides=case.stride,
             padding=padding, rhs_dilation=case.dilation, dimension_numbers=_SPECS[case.rank], transpose_kernel=True,
         )
-        return _finish(y, case, have, wants)
+        return _finish(y, case, have, canonical_spans(case))
 
 
 class JaxConvGeneralDilated(_Jax):

@@ -19,7 +19,7 @@ import numpy as np
 
 from adapters.base import Adapter, import_framework
 from adapters.layout import from_channels_last, kernel_to_spatial_out_in, to_channels_last
-from adapters.padding import canonical_spans, full_size, keras_plan, needs_extension, reslice
+from adapters.padding import canonical_spans, describe_reslice, full_size, keras_plan, needs_extension, reslice
 from adapters.tensorflow_nn import dilation_unsupported
 from harness.case import Case
 from harness.dtypes import numpy_dtype
@@ -62,6 +62,29 @@ class _Keras(Adapter):
         return None
 
     bias_inside = True
+
+    def translation(self, case: Case) -> str | None:
+        wants = canonical_spans(case)
+        plan = keras_plan(case, wants)
+        if plan is None or plan[2] == list(wants):
+            return None
+        padding, output_padding, spans = plan
+        dilated = [(k - 1) * d + 1 for k, d in zip(case.kernel_size, case.dilation)]
+        word = case.padding_word
+        if word == "valid" and not any(case.output_padding) and any(s > k for s, k in zip(case.stride, dilated)):
+            why = "Keras' valid appends zeros when the stride exceeds the dilated kernel"
+        elif word in ("same", "same_upper") and any(case.output_padding):
+            why = "Keras' same with output_padding has its own size, (in-1)*stride + k_eff % 2 + output_padding"
+        elif case.output_shape is not None:
+            why = "Keras takes no output_shape"
+        elif word == "same_lower":
+            why = "Keras has no same_lower"
+        elif word is None:
+            why = "Keras has no explicit crops"
+        else:
+            why = "Keras' window differs"
+        return (f"{why}: ran padding='{padding}', output_padding={output_padding}, "
+                f"then {describe_reslice(spans, wants)}")
 
     def compute(self, case: Case, x: np.ndarray, padding: str, output_padding) -> object:
         raise NotImplementedError

@@ -281,3 +281,19 @@ def jax_transpose_pads(size: int, kernel: int, stride: int, dilation: int, want:
     before = k_eff - 1 - want.start
     after = want.length - ((size - 1) * stride + 1) + k_eff - 1 - before
     return before, after
+
+
+def describe_reslice(have: Sequence[Span], want: Sequence[Span]) -> str:
+    """What `reslice` does, in words: `dim 0: 1 cropped at the start, 2 zeros appended`."""
+    parts = []
+    for dim, (h, w) in enumerate(zip(have, want)):
+        bits = []
+        if w.start > h.start:
+            bits.append(f"{w.start - h.start} cropped at the start")
+        if h.stop > w.stop:
+            bits.append(f"{h.stop - w.stop} cropped at the end")
+        if w.stop > h.stop:
+            bits.append(f"{w.stop - h.stop} zeros appended")
+        if bits:
+            parts.append(f"dim {dim}: " + ", ".join(bits))
+    return "; ".join(parts)

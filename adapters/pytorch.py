@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from adapters.base import Adapter, import_framework
-from adapters.padding import canonical_spans, full_size, reslice, torch_plan
+from adapters.padding import canonical_spans, describe_reslice, full_size, reslice, torch_plan
 from harness.case import Case
 
 _DTYPES = {"float16": "float16", "bfloat16": "bfloat16", "float32": "float32", "float64": "float64"}
@@ -57,9 +57,20 @@ def _crop(y: np.ndarray, case: Case, plans, wants) -> np.ndarray:
     return reslice(y, have, wants, fulls)
 
 
-class TorchFunctional(Adapter):
-    name = "torch.functional"
+class _Torch(Adapter):
     framework = "torch"
+
+    def translation(self, case: Case) -> str | None:
+        plans, wants = _plans(case)
+        have = [p[2] for p in plans]
+        if have == list(wants):
+            return None
+        return (f"PyTorch crops symmetrically: ran padding={tuple(p[0] for p in plans)}, "
+                f"output_padding={tuple(p[1] for p in plans)}, then {describe_reslice(have, wants)}")
+
+
+class TorchFunctional(_Torch):
+    name = "torch.functional"
 
     def run(self, case: Case) -> np.ndarray:
         functional = _torch().nn.functional
@@ -74,9 +85,8 @@ class TorchFunctional(Adapter):
         return _crop(_to_numpy(y), case, plans, wants)
 
 
-class TorchModule(Adapter):
+class TorchModule(_Torch):
     name = "torch.module"
-    framework = "torch"
 
     def run(self, case: Case) -> np.ndarray:
         torch = _torch()

@@ -16,7 +16,7 @@ import numpy as np
 
 from adapters.base import Adapter, import_framework
 from adapters.layout import from_channels_last, kernel_to_spatial_out_in, to_channels_last
-from adapters.padding import Span, canonical_spans, full_size, reslice, tf_plan
+from adapters.padding import Span, canonical_spans, describe_reslice, full_size, reslice, tf_plan
 from harness.case import Case
 from harness.dtypes import numpy_dtype
 
@@ -71,13 +71,12 @@ class _TensorFlowTranspose(Adapter):
     def call(self, x, w, output_shape, strides, padding, dilations, rank: int):
         raise NotImplementedError
 
-    def run(self, case: Case) -> np.ndarray:
-        tf = _tf()
+    def plan(self, case: Case) -> tuple[object, list[int], list[Span]]:
+        """TF's `padding` argument, the spatial output_shape, and the spans TF will produce."""
         wants = canonical_spans(case)
-        word = case.padding_word
         plans = [
-            tf_plan(n, k, s, d, want, word=word, output_size=None if case.output_shape is None else case.output_shape[i],
-                    explicit_ok=self.explicit_padding_usable(case))
+            tf_plan(n, k, s, d, want, word=case.padding_word, explicit_ok=self.explicit_padding_usable(case),
+                    output_size=None if case.output_shape is None else case.output_shape[i])
             for i, (n, k, s, d, want) in enumerate(zip(case.input_size, case.kernel_size, case.stride,
                                                          case.dilation, wants))
         ]
@@ -91,12 +90,25 @@ class _TensorFlowTranspose(Adapter):
             fulls = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
             plans = [("VALID", f, Span(0, f)) for f in fulls]
             padding = "VALID"
+        return padding, [p[1] for p in plans], [p[2] for p in plans]
+
+    def translation(self, case: Case) -> str | None:
+        padding, sizes, have = self.plan(case)
+        wants = canonical_spans(case)
+        if have == list(wants):
+            return None
+        shown = padding if isinstance(padding, str) else f"explicit {[p for p in padding[1:-1]]}"  # type: ignore[index]
+        return f"TF ran padding={shown} with output_shape {sizes}, then {describe_reslice(have, wants)}"
+
+    def run(self, case: Case) -> np.ndarray:
+        tf = _tf()
+        wants = canonical_spans(case)
+        padding, sizes, have = self.plan(case)
         x = _constant(to_channels_last(case.input), case.dtype)
         w = _constant(kernel_to_spatial_out_in(case.kernel), case.dtype)
-        output_shape = [case.batch, *(p[1] for p in plans), case.out_channels]
+        output_shape = [case.batch, *sizes, case.out_channels]
         y = self.call(x, w, output_shape, list(case.stride), padding, list(case.dilation), case.rank)
         y = from_channels_last(_to_numpy(y, case.dtype))
-        have = [p[2] for p in plans]
         if list(have) != list(wants):
             fulls = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
             y = reslice(y, have, wants, fulls)

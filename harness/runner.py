@@ -153,6 +153,9 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
         row.time_ms = (time.perf_counter() - start) * 1e3
         row.actual_shape = _shape(actual)
         _apply_verdict(row, judge(actual, reference.rounded, reference.tolerance, dtype=case.dtype))
+        note = _translation(adapter, case)
+        if note:
+            row.message = f"{row.message} [translated: {note}]" if row.message else f"translated: {note}"
         if row.status == "fail":
             row.diagnosis = diagnose(case, actual, reference)
             row.plot = plot_slice(case, actual, reference.rounded, verdict_index=row.worst_index)
@@ -183,6 +186,14 @@ def plot_slice(case: Case, actual: np.ndarray, expected: np.ndarray, *, verdict_
         return np.asarray(a[(n, c, *crop)], dtype=np.float64).tolist()
 
     return {"expected": part(expected), "actual": part(actual), "where": f"batch {n}, channel {c}"}
+
+
+def _translation(adapter: Adapter, case: Case) -> str | None:
+    """The adapter's note on how it expressed the case; a slip in it must not lose the row."""
+    try:
+        return adapter.translation(case)
+    except Exception as error:  # noqa: BLE001
+        return f"(translation note failed: {error})"
 
 
 @dataclass
