@@ -118,10 +118,9 @@ def finish_full_result(full: np.ndarray, case: Case) -> np.ndarray:
     For the formulations that build the full result themselves (the NumPy ones): the window is
     the adapters' own reading of the contract (`adapters.padding`), not the oracle's.
     """
-    from adapters.padding import Span, canonical_spans, reslice
+    from adapters.padding import Span, to_canonical_window
 
-    sizes = full.shape[2:]
-    y = reslice(full, [Span(0, n) for n in sizes], canonical_spans(case), sizes)
+    y = to_canonical_window(full, [Span(0, n) for n in full.shape[2:]], case)
     if case.bias is not None:
         y = y + case.bias.astype(y.dtype).reshape((1, -1) + (1,) * case.rank)
     return y

@@ -19,7 +19,7 @@ import numpy as np
 
 from adapters.base import Adapter, import_framework
 from adapters.layout import rot180, swap_in_out
-from adapters.padding import Span, canonical_spans, describe_reslice, full_size, jax_span, jax_transpose_pads, reslice
+from adapters.padding import Span, canonical_spans, describe_reslice, jax_span, jax_transpose_pads, to_canonical_window
 from harness.case import Case
 
 _SPECS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"), 3: ("NCDHW", "OIDHW", "NCDHW")}
@@ -36,11 +36,9 @@ def _array(values: np.ndarray, dtype: str):
     return jnp.asarray(np.asarray(values, dtype=np.float64), dtype=getattr(jnp, dtype))
 
 
-def _finish(y, case: Case, have: list[Span], wants: tuple[Span, ...]) -> np.ndarray:
+def _finish(y, case: Case, have: list[Span]) -> np.ndarray:
     jnp = _jax().numpy
-    if list(have) != list(wants):
-        fulls = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
-        y = jnp.asarray(reslice(np.asarray(y), have, wants, fulls))
+    y = jnp.asarray(to_canonical_window(np.asarray(y), have, case))
     if case.bias is not None:
         y = y + _array(case.bias, case.dtype).reshape((-1,) + (1,) * case.rank)
     return np.asarray(y)
@@ -85,7 +83,7 @@ class JaxConvTranspose(_Jax):
             _array(case.input, case.dtype), _array(case.kernel, case.dtype), strides=case.stride,
             padding=padding, rhs_dilation=case.dilation, dimension_numbers=_SPECS[case.rank], transpose_kernel=True,
         )
-        return _finish(y, case, have, canonical_spans(case))
+        return _finish(y, case, have)
 
 
 class JaxConvGeneralDilated(_Jax):
@@ -102,7 +100,7 @@ class JaxConvGeneralDilated(_Jax):
             padding=padding, lhs_dilation=case.stride, rhs_dilation=case.dilation,
             dimension_numbers=_SPECS[case.rank], feature_group_count=case.groups,
         )
-        return _finish(y, case, list(wants), wants)
+        return _finish(y, case, list(wants))
 
 
 ADAPTERS = (JaxConvTranspose(), JaxConvGeneralDilated())

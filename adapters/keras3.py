@@ -19,7 +19,7 @@ import numpy as np
 
 from adapters.base import Adapter, import_framework
 from adapters.layout import from_channels_last, kernel_to_spatial_out_in, to_channels_last
-from adapters.padding import canonical_spans, describe_reslice, full_size, keras_plan, needs_extension, reslice
+from adapters.padding import canonical_spans, describe_reslice, keras_plan, needs_extension, to_canonical_window
 from adapters.tensorflow_nn import dilation_unsupported
 from harness.case import Case
 from harness.dtypes import numpy_dtype
@@ -95,10 +95,7 @@ class _Keras(Adapter):
         assert plan is not None
         padding, output_padding, spans = plan
         y = self.compute(case, to_channels_last(case.input).astype(numpy_dtype(case.dtype)), padding, output_padding)
-        y = from_channels_last(_to_numpy(y, case.dtype))
-        if spans != list(wants):
-            fulls = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
-            y = reslice(y, spans, wants, fulls)
+        y = to_canonical_window(from_channels_last(_to_numpy(y, case.dtype)), spans, case)
         if not self.bias_inside and case.bias is not None:
             # Added channels-last, as a (C_out,) vector: see docs/findings.md for what keras.ops.add
             # does to a (C_out, 1, 1) bias on a channels-first tensor whose last size is C_out.

@@ -13,14 +13,10 @@ import itertools
 import numpy as np
 
 from adapters.base import Adapter, case_arrays, finish_full_result
-from adapters.padding import full_size
+from adapters.padding import full_sizes
 from harness.case import Case
 
 MAX_ENTRIES = 4_000_000  # 32 MB of float64
-
-
-def _full_sizes(case: Case) -> list[int]:
-    return [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
 
 
 def convolution_matrix(case: Case, w: np.ndarray) -> np.ndarray:
@@ -28,7 +24,7 @@ def convolution_matrix(case: Case, w: np.ndarray) -> np.ndarray:
     g = case.groups
     c_in, c_out = case.in_channels, case.out_channels
     c_in_g, c_out_g = c_in // g, c_out // g
-    sizes = _full_sizes(case)
+    sizes = full_sizes(case)
     p_in, p_full = int(np.prod(case.input_size)), int(np.prod(sizes))
     matrix = np.zeros((c_in, p_in, c_out, p_full), dtype=w.dtype)
     for i_flat, pos in enumerate(itertools.product(*(range(m) for m in case.input_size))):
@@ -50,7 +46,7 @@ class NumpyMatrix(Adapter):
         if case.dtype == "bfloat16":
             return "NumPy has no bfloat16 GEMM (ml_dtypes' matmul returns float32)"
         entries = (case.in_channels * int(np.prod(case.input_size))
-                   * case.out_channels * int(np.prod(_full_sizes(case))))
+                   * case.out_channels * int(np.prod(full_sizes(case))))
         if entries > MAX_ENTRIES:
             return f"the convolution matrix would have {entries:,} entries (limit {MAX_ENTRIES:,})"
         return None
@@ -60,7 +56,7 @@ class NumpyMatrix(Adapter):
         matrix = convolution_matrix(case, w)
         columns = x.reshape(case.batch, -1).T  # one column per batch element
         full = (matrix.T @ columns).T
-        return finish_full_result(full.reshape(case.batch, case.out_channels, *_full_sizes(case)), case)
+        return finish_full_result(full.reshape(case.batch, case.out_channels, *full_sizes(case)), case)
 
 
 ADAPTERS = (NumpyMatrix(),)

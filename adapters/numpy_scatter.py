@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 
 from adapters.base import Adapter, case_arrays, finish_full_result
-from adapters.padding import full_size
+from adapters.padding import full_sizes
 from harness.case import Case
 
 MAX_POSITIONS = 20_000  # input positions, one Python step each
@@ -34,7 +34,7 @@ class NumpyScatter(Adapter):
         x, w, _ = case_arrays(case)
         g = case.groups
         n, c_in = x.shape[:2]
-        sizes = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
+        sizes = full_sizes(case)
         full = np.zeros((n, g, case.out_channels // g, *sizes), dtype=x.dtype)
         xg = x.reshape(n, g, c_in // g, *case.input_size)
         wg = w.reshape(g, c_in // g, case.out_channels // g, *case.kernel_size)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from adapters.base import Adapter, import_framework
-from adapters.padding import canonical_spans, full_size, onnx_span
+from adapters.padding import canonical_spans, full_sizes, onnx_span
 from harness.case import Case
 from harness.dtypes import numpy_dtype
 
@@ -35,7 +35,7 @@ def convtranspose_attributes(case: Case) -> dict[str, Any]:
     """The node's attributes, checked against the spec's own output formula (`onnx_span`)."""
     wants = canonical_spans(case)
     dims = list(zip(case.input_size, case.kernel_size, case.stride, case.dilation))
-    fulls = [full_size(*d) for d in dims]
+    fulls = full_sizes(case)
     attrs: dict[str, Any] = {"strides": list(case.stride), "dilations": list(case.dilation), "group": case.groups,
                              "kernel_shape": list(case.kernel_size)}
     word = case.padding_word

@@ -60,6 +60,12 @@ def canonical_span(
     return Span(begin, full + output_padding - begin - end)
 
 
+def full_sizes(case: object) -> list[int]:
+    """`full_size` of every spatial dim of a case."""
+    c = case
+    return [full_size(*a) for a in zip(c.input_size, c.kernel_size, c.stride, c.dilation)]  # type: ignore[attr-defined]
+
+
 def canonical_spans(case: object) -> tuple[Span, ...]:
     """`canonical_span` for every spatial dim of a case."""
     c = case
@@ -182,6 +188,15 @@ def reslice(y: np.ndarray, have: Sequence[Span], want: Sequence[Span], full: Seq
     return out
 
 
+def to_canonical_window(y: np.ndarray, have: Sequence[Span], case: object) -> np.ndarray:
+    """A framework's output (N, C, *spatial) covering `have`, cropped or zero-extended to the
+    case's canonical window; unchanged when they already agree."""
+    wants = canonical_spans(case)
+    if list(have) == list(wants):
+        return y
+    return reslice(y, have, wants, full_sizes(case))
+
+
 def covers(have: Span, want: Span, full: int) -> bool:
     """Whether `want` can be read from `have`: what it lacks is past the full result."""
     needed_stop = min(want.stop, full)
@@ -250,7 +265,7 @@ def keras_plan(case: object, wants: Sequence[Span]) -> tuple[str, tuple[int, ...
     c = case
     sizes, kernels, strides, dilations = c.input_size, c.kernel_size, c.stride, c.dilation  # type: ignore[attr-defined]
     word, ops = c.padding_word, c.output_padding  # type: ignore[attr-defined]
-    fulls = [full_size(*a) for a in zip(sizes, kernels, strides, dilations)]
+    fulls = full_sizes(case)
     extension = tuple(max(0, w.stop - f) for w, f in zip(wants, fulls))
     candidates: list[tuple[str, tuple[int, ...] | None]] = []
     if word in ("same", "same_upper") and c.output_shape is None:  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from adapters.base import Adapter, import_framework
-from adapters.padding import canonical_spans, describe_reslice, full_size, reslice, torch_plan
+from adapters.padding import canonical_spans, describe_reslice, to_canonical_window, torch_plan
 from harness.case import Case
 
 _DTYPES = {"float16": "float16", "bfloat16": "bfloat16", "float32": "float32", "float64": "float64"}
@@ -48,13 +48,9 @@ def _plans(case: Case):
     return plans, wants
 
 
-def _crop(y: np.ndarray, case: Case, plans, wants) -> np.ndarray:
+def _crop(y: np.ndarray, case: Case, plans) -> np.ndarray:
     """Crop what PyTorch's symmetric padding could not (never extends: the plan covers)."""
-    have = [p[2] for p in plans]
-    if list(have) == list(wants):
-        return y
-    fulls = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
-    return reslice(y, have, wants, fulls)
+    return to_canonical_window(y, [p[2] for p in plans], case)
 
 
 class _Torch(Adapter):
@@ -74,7 +70,7 @@ class TorchFunctional(_Torch):
 
     def run(self, case: Case) -> np.ndarray:
         functional = _torch().nn.functional
-        plans, wants = _plans(case)
+        plans, _ = _plans(case)
         conv = {1: functional.conv_transpose1d, 2: functional.conv_transpose2d, 3: functional.conv_transpose3d}[case.rank]
         y = conv(
             _tensor(case.input, case.dtype), _tensor(case.kernel, case.dtype),
@@ -82,7 +78,7 @@ class TorchFunctional(_Torch):
             stride=case.stride, padding=tuple(p[0] for p in plans), output_padding=tuple(p[1] for p in plans),
             groups=case.groups, dilation=case.dilation,
         )
-        return _crop(_to_numpy(y), case, plans, wants)
+        return _crop(_to_numpy(y), case, plans)
 
 
 class TorchModule(_Torch):
@@ -90,7 +86,7 @@ class TorchModule(_Torch):
 
     def run(self, case: Case) -> np.ndarray:
         torch = _torch()
-        plans, wants = _plans(case)
+        plans, _ = _plans(case)
         module_class = {1: torch.nn.ConvTranspose1d, 2: torch.nn.ConvTranspose2d, 3: torch.nn.ConvTranspose3d}[case.rank]
         use_output_size = case.output_shape is not None
         module = module_class(
@@ -110,7 +106,7 @@ class TorchModule(_Torch):
                 y = module(x, output_size=[p[2].length for p in plans])
             else:
                 y = module(x)
-        return _crop(_to_numpy(y), case, plans, wants)
+        return _crop(_to_numpy(y), case, plans)
 
 
 ADAPTERS = (TorchFunctional(), TorchModule())

@@ -16,7 +16,7 @@ import numpy as np
 
 from adapters.base import Adapter, import_framework
 from adapters.layout import from_channels_last, kernel_to_spatial_out_in, to_channels_last
-from adapters.padding import Span, canonical_spans, describe_reslice, full_size, reslice, tf_plan
+from adapters.padding import Span, canonical_spans, describe_reslice, full_sizes, tf_plan, to_canonical_window
 from harness.case import Case
 from harness.dtypes import numpy_dtype
 
@@ -87,8 +87,7 @@ class _TensorFlowTranspose(Adapter):
             pairs = [list(p) if isinstance(p, tuple) else [0, 0] for p in paddings]
             padding = [[0, 0], *pairs, [0, 0]]
         else:  # mixed SAME/VALID per dim: TF takes one word, so run VALID everywhere and crop.
-            fulls = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
-            plans = [("VALID", f, Span(0, f)) for f in fulls]
+            plans = [("VALID", f, Span(0, f)) for f in full_sizes(case)]
             padding = "VALID"
         return padding, [p[1] for p in plans], [p[2] for p in plans]
 
@@ -102,16 +101,12 @@ class _TensorFlowTranspose(Adapter):
 
     def run(self, case: Case) -> np.ndarray:
         tf = _tf()
-        wants = canonical_spans(case)
         padding, sizes, have = self.plan(case)
         x = _constant(to_channels_last(case.input), case.dtype)
         w = _constant(kernel_to_spatial_out_in(case.kernel), case.dtype)
         output_shape = [case.batch, *sizes, case.out_channels]
         y = self.call(x, w, output_shape, list(case.stride), padding, list(case.dilation), case.rank)
-        y = from_channels_last(_to_numpy(y, case.dtype))
-        if list(have) != list(wants):
-            fulls = [full_size(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
-            y = reslice(y, have, wants, fulls)
+        y = to_canonical_window(from_channels_last(_to_numpy(y, case.dtype)), have, case)
         if case.bias is not None:
             y_last = tf.nn.bias_add(_constant(to_channels_last(y.astype(np.float64)), case.dtype),
                                     _constant(case.bias, case.dtype))
