@@ -85,10 +85,10 @@ def _ratio_text(value: object) -> str:
 
 
 def _value_text(value: object) -> str:
-    """A detail value: floats to 6 significant digits, the rest as is."""
+    """A detail value, unescaped: floats to 6 significant digits, the rest as is."""
     if isinstance(value, float):
         return "" if math.isnan(value) else f"{value:.6g}"
-    return _e(value)
+    return "" if value is None else str(value)
 
 
 def _verdict(frame: pd.DataFrame) -> str:
