@@ -82,8 +82,8 @@ def _listed(what: str, rows: pd.DataFrame, status: str) -> list[str]:
     """One warning per row, or per adapter with a count when there are many."""
     if len(rows) <= LISTED_ROWS:
         return [f"row {what}: {r.case_file}::{r.case_id}[{r.adapter}] ({getattr(r, status)})" for r in rows.itertuples()]
-    return [f"{count} rows {what} for adapter {adapter} (e.g. {group.case_file.iloc[0]}::{group.case_id.iloc[0]})"
-            for adapter, group in rows.groupby("adapter") for count in [len(group)]]
+    return [f"{len(group)} rows {what} for adapter {adapter} (e.g. {group.case_file.iloc[0]}::{group.case_id.iloc[0]})"
+            for adapter, group in rows.groupby("adapter")]
 
 
 def _versions(base: pd.DataFrame, new: pd.DataFrame, base_env: dict[str, str], new_env: dict[str, str]) -> list[tuple[str, str, str]]:
