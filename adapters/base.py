@@ -101,6 +101,18 @@ class Adapter(ABC):
         extension, another padding word), in words for the row's message; None when native."""
         return None
 
+    def sent(self, case: Case) -> dict[str, str]:
+        """The framework-side parameters this adapter sends for the case (`padding: VALID`,
+        `output_padding: 0`): what known-discrepancy entries match on as `sent_<key>`, since
+        an entry's reason is about what the framework saw, not about the canonical case."""
+        return {}
+
+    def path(self, case: Case) -> str:
+        """The kernel family the framework takes for this case on this machine (`onednn`,
+        `eigen`, `mkldnn`, `native (SlowTranspose2d)`), '' when there is only one or it cannot
+        be read: the same release gives other answers on other paths."""
+        return ""
+
     def __repr__(self) -> str:
         return f"<adapter {self.name}>"
 

@@ -19,8 +19,9 @@ import numpy as np
 
 from adapters.base import Adapter, import_framework
 from adapters.layout import from_channels_last, kernel_to_spatial_out_in, to_channels_last
-from adapters.padding import canonical_spans, describe_reslice, keras_plan, needs_extension, to_canonical_window
-from adapters.tensorflow_nn import dilation_unsupported
+from adapters.padding import (canonical_spans, covers, describe_reslice, full_sizes, keras_plan, needs_extension,
+                              to_canonical_window)
+from adapters.tensorflow_nn import tf_path
 from harness.case import Case
 from harness.dtypes import numpy_dtype
 
@@ -37,6 +38,11 @@ def _to_numpy(y, dtype: str) -> np.ndarray:
     return array
 
 
+def _covers(case: Case, spans) -> bool:
+    """Whether Keras' window holds the canonical one (else the adapter cannot read it from it)."""
+    return all(covers(h, w, f) for h, w, f in zip(spans, canonical_spans(case), full_sizes(case)))
+
+
 class _Keras(Adapter):
     framework = "keras"
 
@@ -51,12 +57,11 @@ class _Keras(Adapter):
             return "Keras' ConvTranspose layers refuse strides > 1 together with dilation_rate > 1"
         if _keras().backend.backend() != "tensorflow":
             return f"Keras runs on {_keras().backend.backend()}, tconv tests Keras on TensorFlow"
-        if any(d > 1 for d in case.dilation) and dilation_unsupported(case.dtype):
-            return dilation_unsupported(case.dtype)
         plan = keras_plan(case, canonical_spans(case))
         if plan is None:
             return "Keras cannot cover this window: output_padding >= stride is refused by Keras"
-        if self.bias_inside and case.bias is not None and needs_extension(plan[2], canonical_spans(case)):
+        if (self.bias_inside and case.bias is not None and _covers(case, plan[2])
+                and needs_extension(plan[2], canonical_spans(case))):
             return ("the window needs zero extension past Keras' output, whose bias the layer would add; "
                     "Keras has no padding that yields it")
         return None
@@ -69,10 +74,16 @@ class _Keras(Adapter):
         if plan is None or plan[2] == list(wants):
             return None
         padding, output_padding, spans = plan
+        if not _covers(case, spans):
+            return (f"ran Keras' own padding='{padding}', output_padding={output_padding}, whose window "
+                    f"{[(s.start, s.stop) for s in spans]} is not the canonical {[(w.start, w.stop) for w in wants]}: "
+                    "Keras' output is judged as it is")
         dilated = [(k - 1) * d + 1 for k, d in zip(case.kernel_size, case.dilation)]
         word = case.padding_word
         if word == "valid" and not any(case.output_padding) and any(s > k for s, k in zip(case.stride, dilated)):
             why = "Keras' valid appends zeros when the stride exceeds the dilated kernel"
+        elif any(op >= s for op, s in zip(case.output_padding, case.stride)):
+            why = "Keras refuses output_padding >= stride (its own form), so the window is read from another run"
         elif word in ("same", "same_upper") and any(case.output_padding):
             why = "Keras' same with output_padding has its own size, (in-1)*stride + k_eff % 2 + output_padding"
         elif case.output_shape is not None:
@@ -89,13 +100,27 @@ class _Keras(Adapter):
     def compute(self, case: Case, x: np.ndarray, padding: str, output_padding) -> object:
         raise NotImplementedError
 
+    def sent(self, case: Case) -> dict[str, str]:
+        plan = keras_plan(case, canonical_spans(case))
+        if plan is None:
+            return {}
+        window = "exact" if plan[2] == list(canonical_spans(case)) else "cropped" if _covers(case, plan[2]) else "mismatch"
+        return {"padding": plan[0], "output_padding": str(plan[1]), "window": window}
+
+    def path(self, case: Case) -> str:
+        """Keras on TensorFlow calls tf.nn.conv_transpose with SAME or VALID: TensorFlow's path."""
+        return tf_path(case.dtype, explicit_padding=False)
+
     def run(self, case: Case) -> np.ndarray:
         wants = canonical_spans(case)
         plan = keras_plan(case, wants)
         assert plan is not None
         padding, output_padding, spans = plan
         y = self.compute(case, to_channels_last(case.input).astype(numpy_dtype(case.dtype)), padding, output_padding)
-        y = to_canonical_window(from_channels_last(_to_numpy(y, case.dtype)), spans, case)
+        y = from_channels_last(_to_numpy(y, case.dtype))
+        if not _covers(case, spans):
+            return y  # Keras' own window, not the canonical one: judged as it is (see translation)
+        y = to_canonical_window(y, spans, case)
         if not self.bias_inside and case.bias is not None:
             # Added channels-last, as a (C_out,) vector: see docs/findings.md for what keras.ops.add
             # does to a (C_out, 1, 1) bias on a channels-first tensor whose last size is C_out.

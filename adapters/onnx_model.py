@@ -47,7 +47,10 @@ def convtranspose_attributes(case: Case) -> dict[str, Any]:
                      output_padding=list(case.output_padding))
     elif case.output_shape is not None and word == "same":
         attrs.update(auto_pad="SAME_UPPER", output_shape=list(case.output_shape))
-    else:
+    elif case.output_shape is None and word is None:  # ONNX's own form: pads and output_padding as given
+        pairs = [tuple(p) for p in case.padding]
+        attrs.update(pads=[b for b, _ in pairs] + [e for _, e in pairs], output_padding=list(case.output_padding))
+    else:  # output_shape with valid: the window as pads plus an output_padding that zero-extends
         begins, ends, extra = [], [], []
         for f, w in zip(fulls, wants):
             begins.append(w.start)
@@ -111,6 +114,20 @@ class OnnxModelAdapter(Adapter):
 
     def supports(self, case: Case) -> str | None:
         return self._missing_kernel(case.dtype)
+
+    def sent(self, case: Case) -> dict[str, str]:
+        attrs = convtranspose_attributes(case)
+        shown = {k: str(v) for k, v in attrs.items() if k in ("auto_pad", "pads", "output_padding", "output_shape")}
+        ops = attrs.get("output_padding", [0] * case.rank)
+        shown["output_padding_beyond_stride"] = "yes" if any(op >= s for op, s in zip(ops, case.stride)) else "no"
+        return shown
+
+    def translation(self, case: Case) -> str | None:
+        if case.output_shape is not None and case.padding_word == "valid":
+            attrs = convtranspose_attributes(case)
+            return (f"ONNX's output_shape splits the padding its own way, so output_shape {list(case.output_shape)} "
+                    f"with valid runs as pads={attrs['pads']}, output_padding={attrs['output_padding']}")
+        return None
 
     @cache  # noqa: B019 - adapters are module-level singletons
     def _missing_kernel(self, dtype: str) -> str | None:

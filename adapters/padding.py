@@ -269,6 +269,11 @@ def keras_plan(case: object, wants: Sequence[Span]) -> tuple[str, tuple[int, ...
     extension = tuple(max(0, w.stop - f) for w, f in zip(wants, fulls))
     candidates: list[tuple[str, tuple[int, ...] | None]] = []
     if word in ("same", "same_upper") and c.output_shape is None:  # type: ignore[attr-defined]
+        if any(ops) and all(op < s for op, s in zip(ops, strides)):
+            # Keras' own form for same + output_padding, run even where its window is not the
+            # canonical one: that difference is Keras' convention, and the row must show it.
+            native = [keras_span(n, k, s, d, "same", op) for n, k, s, d, op in zip(sizes, kernels, strides, dilations, ops)]
+            return "same", tuple(ops), native
         candidates.append(("same", tuple(ops) if any(ops) else None))
     if word == "valid" and c.output_shape is None:  # type: ignore[attr-defined]
         candidates.append(("valid", tuple(ops) if any(ops) else None))

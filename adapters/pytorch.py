@@ -9,10 +9,15 @@ for `output_shape` cases is called with `output_size=` (its own way of choosing 
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import numpy as np
 
 from adapters.base import Adapter, import_framework
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window, torch_plan
+from harness import machine
 from harness.case import Case
 
 _DTYPES = {"float16": "float16", "bfloat16": "bfloat16", "float32": "float32", "float64": "float64"}
@@ -53,8 +58,54 @@ def _crop(y: np.ndarray, case: Case, plans) -> np.ndarray:
     return to_canonical_window(y, [p[2] for p in plans], case)
 
 
+@contextmanager
+def mkldnn_setting() -> Iterator[None]:
+    """oneDNN as the user asked: `TCONV_TORCH_MKLDNN=0` disables it (the native kernels that a CPU
+    without oneDNN float16/bfloat16 support takes), anything else leaves PyTorch's default."""
+    if machine.torch_mkldnn_requested():
+        yield
+        return
+    with warnings.catch_warnings():  # flags() warns about TF32 on Intel GPUs, which tconv never uses
+        warnings.filterwarnings("ignore", message="TF32 acceleration")
+        context = _torch().backends.mkldnn.flags(enabled=False)
+        context.__enter__()
+    try:
+        yield
+    finally:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="TF32 acceleration")
+            context.__exit__(None, None, None)
+
+
+# `torch._C._ConvBackend` values the Python binding leaves unnamed (its enum lists them as ???).
+_UNNAMED_BACKENDS = {9: "MkldnnTranspose"}
+
+
+def conv_backend(case: Case) -> str:
+    """PyTorch's own choice of convolution backend for this case (`_select_conv_backend`, what
+    `torch.nn.functional.conv_transpose*d` dispatches on), under the mkldnn setting in force."""
+    torch = _torch()
+    plans, _ = _plans(case)
+    dtype = getattr(torch, _DTYPES[case.dtype])
+    x = torch.zeros(case.input.shape, dtype=dtype)
+    w = torch.zeros(case.kernel.shape, dtype=dtype)
+    b = None if case.bias is None else torch.zeros(case.bias.shape, dtype=dtype)
+    with mkldnn_setting():
+        backend = torch._C._select_conv_backend(x, w, b, list(case.stride), [p[0] for p in plans], list(case.dilation),
+                                                True, [p[1] for p in plans], case.groups, None)
+    name = backend.name if backend.name != "???" else _UNNAMED_BACKENDS.get(int(backend), f"backend {int(backend)}")
+    return "mkldnn" if "Mkldnn" in name else f"native ({name})"
+
+
 class _Torch(Adapter):
     framework = "torch"
+
+    def sent(self, case: Case) -> dict[str, str]:
+        plans, _ = _plans(case)
+        return {"padding": str(tuple(p[0] for p in plans)), "output_padding": str(tuple(p[1] for p in plans))}
+
+    def path(self, case: Case) -> str:
+        return conv_backend(case)
 
     def translation(self, case: Case) -> str | None:
         plans, wants = _plans(case)
@@ -72,12 +123,13 @@ class TorchFunctional(_Torch):
         functional = _torch().nn.functional
         plans, _ = _plans(case)
         conv = {1: functional.conv_transpose1d, 2: functional.conv_transpose2d, 3: functional.conv_transpose3d}[case.rank]
-        y = conv(
-            _tensor(case.input, case.dtype), _tensor(case.kernel, case.dtype),
-            None if case.bias is None else _tensor(case.bias, case.dtype),
-            stride=case.stride, padding=tuple(p[0] for p in plans), output_padding=tuple(p[1] for p in plans),
-            groups=case.groups, dilation=case.dilation,
-        )
+        with mkldnn_setting():
+            y = conv(
+                _tensor(case.input, case.dtype), _tensor(case.kernel, case.dtype),
+                None if case.bias is None else _tensor(case.bias, case.dtype),
+                stride=case.stride, padding=tuple(p[0] for p in plans), output_padding=tuple(p[1] for p in plans),
+                groups=case.groups, dilation=case.dilation,
+            )
         return _crop(_to_numpy(y), case, plans)
 
 
@@ -96,7 +148,7 @@ class TorchModule(_Torch):
             groups=case.groups, bias=case.bias is not None, dilation=case.dilation,
             dtype=getattr(torch, _DTYPES[case.dtype]),
         )
-        with torch.no_grad():
+        with torch.no_grad(), mkldnn_setting():
             module.weight.copy_(_tensor(case.kernel, case.dtype))
             if case.bias is not None:
                 module.bias.copy_(_tensor(case.bias, case.dtype))

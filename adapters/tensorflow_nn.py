@@ -10,6 +10,7 @@ bias, which tf.nn does not take, is added with `tf.nn.bias_add` after that.
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 import numpy as np
@@ -17,6 +18,7 @@ import numpy as np
 from adapters.base import Adapter, import_framework
 from adapters.layout import from_channels_last, kernel_to_spatial_out_in, to_channels_last
 from adapters.padding import Span, canonical_spans, describe_reslice, full_sizes, tf_plan, to_canonical_window
+from harness import machine
 from harness.case import Case
 from harness.dtypes import numpy_dtype
 
@@ -39,16 +41,39 @@ def _to_numpy(y, dtype: str) -> np.ndarray:
 
 
 @cache
-def dilation_unsupported(dtype: str) -> str | None:
-    """TensorFlow's words when its CPU kernels cannot dilate in `dtype` (float64 today), asked once."""
-    tf = _tf()
+def onednn_enabled() -> bool:
+    """Whether TensorFlow's oneDNN graph rewrites are on in this process (`TF_ENABLE_ONEDNN_OPTS`,
+    on by default on x86-64 Linux), as TensorFlow itself reports it."""
+    _tf()
     try:
-        tf.nn.conv_transpose(tf.ones([1, 2, 2, 1], getattr(tf, dtype)), tf.ones([2, 2, 1, 1], getattr(tf, dtype)),
-                             [1, 4, 4, 1], 1, "VALID", dilations=2)
-    except Exception as error:  # noqa: BLE001 - TensorFlow's message is the reason
-        text = " ".join(str(error).split("}}")[-1].split())[:160]
-        return f"TensorFlow has no CPU kernel for a dilated transposed conv in {dtype}: {text}"
-    return None
+        from tensorflow.python.util import _pywrap_util_port
+
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() not in ("0", "false")
+
+
+def onednn_takes(dtype: str) -> bool:
+    """TensorFlow's own rule (`IsDataTypeSupportedByOneDNNOnThisCPU`, tensorflow/core/util/util.cc)
+    for handing a dtype to oneDNN on this CPU; elsewhere it logs "oneDNN supports DT_HALF only on
+    platforms with AVX-512. Falling back to the default Eigen-based implementation"."""
+    if dtype == "float32":
+        return True
+    if dtype == "bfloat16":
+        return machine.has("avx512f") or machine.has("avx_ne_convert")
+    if dtype == "float16":
+        return ((machine.has("avx512bw") and (machine.has("avx512_fp16") or machine.has("amx_fp16")))
+                or machine.has("avx_ne_convert"))
+    return False  # float64: oneDNN has no double convolutions
+
+
+def tf_path(dtype: str, *, explicit_padding: bool) -> str:
+    """`onednn` or `eigen`: the kernels TensorFlow runs a transposed conv on here. Explicit
+    padding pairs are never rewritten to oneDNN (measured: bit-identical results with oneDNN on
+    and off), so they take Eigen too."""
+    if onednn_enabled() and onednn_takes(dtype) and not explicit_padding:
+        return "onednn"
+    return "eigen"
 
 
 class _TensorFlowTranspose(Adapter):
@@ -58,9 +83,16 @@ class _TensorFlowTranspose(Adapter):
     def supports(self, case: Case) -> str | None:
         if case.groups > 1:
             return "tf.nn.conv_transpose has no groups (feature_group_count) argument"
-        if any(d > 1 for d in case.dilation):
-            return dilation_unsupported(case.dtype)
         return None
+
+    def sent(self, case: Case) -> dict[str, str]:
+        padding, sizes, _ = self.plan(case)
+        shown = padding if isinstance(padding, str) else f"explicit {padding[1:-1]}"  # type: ignore[index]
+        return {"padding": shown, "output_shape": str(sizes)}
+
+    def path(self, case: Case) -> str:
+        padding, _, _ = self.plan(case)
+        return tf_path(case.dtype, explicit_padding=not isinstance(padding, str))
 
     def explicit_padding_usable(self, case: Case) -> bool:
         """TF takes explicit pairs for 2-D only, and its CPU kernel for them refuses dilation > 1
@@ -96,7 +128,7 @@ class _TensorFlowTranspose(Adapter):
         wants = canonical_spans(case)
         if have == list(wants):
             return None
-        shown = padding if isinstance(padding, str) else f"explicit {[p for p in padding[1:-1]]}"  # type: ignore[index]
+        shown = self.sent(case)["padding"]
         return f"TF ran padding={shown} with output_shape {sizes}, then {describe_reslice(have, wants)}"
 
     def run(self, case: Case) -> np.ndarray:

@@ -37,7 +37,20 @@ class Comparison:
     appeared: pd.DataFrame
     vanished: pd.DataFrame
     versions: list[tuple[str, str, str]] = field(default_factory=list)
+    platforms: list[tuple[str, str, str]] = field(default_factory=list)
     growth_limit: float = 2.0
+
+    @property
+    def platform_differs(self) -> bool:
+        """The two reports were made on CPUs or compute paths that pick other kernels: status
+        changes may be platform differences, which platform-conditioned entries turn to xfail."""
+        return any(old != new for _, old, new in self.platforms)
+
+    def platform_lines(self) -> list[str]:
+        lines = [f"{name}: {old} -> {new}" if old != new else f"{name}: {old}" for name, old, new in self.platforms]
+        if self.platform_differs:
+            lines.insert(0, "the reports were made on different platforms (CPU features or compute paths differ)")
+        return lines
 
     def worse_lines(self) -> list[str]:
         return [f"{r.case_file}::{r.case_id}[{r.adapter}]: {r.status_base} -> {r.status_new}"
@@ -104,6 +117,16 @@ def _versions(base: pd.DataFrame, new: pd.DataFrame, base_env: dict[str, str], n
     return [(name, old.get(name, "-"), cur.get(name, "-")) for name in sorted(set(old) | set(cur))]
 
 
+# Environment keys that change which kernels frameworks pick (see harness.machine).
+PLATFORM_KEYS = ("cpu_vendor", "cpu", "cpu_isa", "path_tensorflow", "path_torch")
+
+
+def _platforms(base_env: dict[str, str], new_env: dict[str, str]) -> list[tuple[str, str, str]]:
+    """Each side's platform facts (`-` where a report predates them), switches included."""
+    keys = list(PLATFORM_KEYS) + sorted({k for k in (*base_env, *new_env) if k.startswith("switch_")})
+    return [(k, base_env.get(k, "-"), new_env.get(k, "-")) for k in keys if k in base_env or k in new_env]
+
+
 def compare_reports(base: pd.DataFrame, new: pd.DataFrame, *, base_environment: dict[str, str] | None = None,
                     new_environment: dict[str, str] | None = None, growth_limit: float = 2.0,
                     only_new_adapters: bool = False) -> Comparison:
@@ -133,6 +156,7 @@ def compare_reports(base: pd.DataFrame, new: pd.DataFrame, *, base_environment: 
         appeared=table[table["_merge"] == "right_only"],
         vanished=table[table["_merge"] == "left_only"],
         versions=_versions(base, new, base_environment or environment_of(base), new_environment or environment_of(new)),
+        platforms=_platforms(base_environment or environment_of(base), new_environment or environment_of(new)),
         growth_limit=growth_limit,
     )
 
@@ -155,12 +179,14 @@ def write_comparison(comparison: Comparison, *, csv: Path | None = None, html: P
         interesting = table[table["change"] != "same"]
         verdict = (f"{len(comparison.worse)} rows got worse" if len(comparison.worse) else "no row got worse")
         versions = "".join(f"<li>{escape(v)}</li>" for v in comparison.version_lines())
+        platforms = "".join(f"<li>{escape(v)}</li>" for v in comparison.platform_lines())
         warnings = "".join(f"<li>{escape(w)}</li>" for w in comparison.warnings())
         html.write_text(
             "<!DOCTYPE html><html><head><meta charset='utf-8'><title>tconv compare</title>"
             "<style>body{font:14px system-ui,sans-serif;margin:16px}td,th{border:1px solid #ddd;padding:2px 6px}"
             "table{border-collapse:collapse}.worse{background:#f7a8a8}</style></head><body>"
-            f"<h1>tconv compare</h1><h2>{escape(verdict)}</h2><h3>Versions</h3><ul>{versions}</ul>"
+            f"<h1>tconv compare</h1><h2>{escape(verdict)}</h2><h3>Platforms</h3><ul>{platforms}</ul>"
+            f"<h3>Versions</h3><ul>{versions}</ul>"
             f"<h3>Warnings</h3><ul>{warnings or '<li>none</li>'}</ul><h3>Changed rows</h3>"
             + interesting.to_html(index=False, na_rep="", classes="rows", escape=True)
             + "</body></html>",

@@ -79,7 +79,11 @@ class Console:
         self.out.print(f"report: {escape(str(report))}")
 
     def comparison(self, comparison: "Comparison", *, show_worse: bool = True) -> None:
-        """Versions on each side, a table of the rows that changed, and the warnings."""
+        """Platforms and versions on each side, a table of the rows that changed, and the warnings.
+        A platform difference is said first: it explains status changes before versions do."""
+        if comparison.platform_differs:
+            self.out.print("[bold yellow]platforms differ[/]: " + escape("; ".join(
+                f"{name} {old} -> {new}" for name, old, new in comparison.platforms if old != new)), soft_wrap=True)
         if show_worse:
             for line in comparison.worse_lines():
                 self.out.print(f"[bold red]worse[/] {escape(line)}", soft_wrap=True)
@@ -91,6 +95,13 @@ class Console:
         for name, old, new in comparison.versions:
             versions.add_row(name, old, new, style="yellow" if old != new else None)
         self.out.print(versions)
+        if comparison.platforms:
+            platforms = Table(title="tconv compare: platforms")
+            for column in ("fact", "base", "new"):
+                platforms.add_column(column, overflow="fold")
+            for name, old, new in comparison.platforms:
+                platforms.add_row(escape(name), escape(old), escape(new), style="yellow" if old != new else None)
+            self.out.print(platforms)
         changed = comparison.changed_rows()
         if changed:
             table = Table(title=f"tconv compare: rows that changed ({len(changed)})")

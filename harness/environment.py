@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.metadata
+import os
 import platform
 import subprocess
 import sys
 from pathlib import Path
 
 import harness
+from harness import machine
 
 # Distributions worth naming, by framework; the first installed one gives the version.
 DISTRIBUTIONS = {
@@ -39,16 +41,6 @@ def installed_version(framework: str) -> str | None:
     return None
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _git_commit() -> str:
     root = Path(__file__).resolve().parent.parent
     try:
@@ -69,10 +61,22 @@ def environment(command: list[str] | None = None) -> dict[str, str]:
         "git_commit": _git_commit(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpu": _cpu(),
+        **machine.facts(),
         "command": " ".join(command if command is not None else sys.argv),
         "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    env.update(framework_paths())
     for framework in DISTRIBUTIONS:
         env[f"version_{framework}"] = installed_version(framework) or "not installed"
     return env
+
+
+def framework_paths() -> dict[str, str]:
+    """Each framework's process-wide compute switches, read without importing it: TensorFlow's
+    oneDNN rewrites (on by default on x86-64) and tconv's PyTorch mkldnn setting. The per-row
+    `path` column says which kernels each case actually took."""
+    tf_off = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "1").strip().lower() in ("0", "false")
+    return {
+        "path_tensorflow": "eigen only (TF_ENABLE_ONEDNN_OPTS=0)" if tf_off else "onednn where TF's dtype rule allows",
+        "path_torch": "mkldnn enabled" if machine.torch_mkldnn_requested() else "mkldnn disabled (TCONV_TORCH_MKLDNN=0)",
+    }

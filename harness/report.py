@@ -25,7 +25,7 @@ CONTRACT_COLUMNS = [
 DETAIL_COLUMNS = [
     "dtype", "rank", "input_shape", "kernel_shape", "stride", "padding", "output_padding", "dilation",
     "groups", "bias", "output_shape", "expected_shape", "actual_shape", "max_rel_err", "tol_ratio",
-    "worst_index", "expected_value", "actual_value", "time_ms", "device", "known_issue",
+    "worst_index", "expected_value", "actual_value", "time_ms", "device", "path", "sent", "known_issue",
 ]
 COLUMNS = CONTRACT_COLUMNS + DETAIL_COLUMNS
 KEY = ["case_file", "case_id", "adapter"]
@@ -95,7 +95,7 @@ def read_report(path: str | Path) -> tuple[pd.DataFrame, dict[str, str], dict[st
                                               errors="coerce")
         return frame, dict(document.get("environment", {})), dict(document.get("plots", {}))
     text_columns = ("case_file", "case_id", "adapter", "message", "diagnosis", "known_issue", "worst_index",
-                    "framework_version", "padding", "stride", "output_padding", "dilation", "output_shape")
+                    "framework_version", "path", "sent", "padding", "stride", "output_padding", "dilation", "output_shape")
     frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={c: str for c in text_columns})
     for column in text_columns:
         if column in frame:

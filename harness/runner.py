@@ -17,6 +17,7 @@ import numpy as np
 
 from adapters.base import Adapter
 from harness.case import Case
+from harness import machine
 from harness.diagnosis import diagnose
 from harness.discrepancies import KnownDiscrepancies
 from harness.dtypes import round_to
@@ -46,6 +47,8 @@ class Row:
     actual_shape: str = ""
     time_ms: float = float("nan")
     device: str = "cpu"
+    path: str = ""  # the framework's kernel family on this machine (adapters.base.Adapter.path)
+    sent: str = ""  # the framework-side parameters the adapter sent (Adapter.sent), `key=value; ...`
     message: str = ""
     diagnosis: str = ""
     known_issue: str = ""
@@ -60,8 +63,11 @@ class Row:
         """A failure message that can be pasted into a framework's issue tracker."""
         params = ", ".join(f"{k}={v}" for k, v in self.params.items() if v not in ("", "no"))
         lines = [
-            f"{self.full_id}: {self.status} on {self.framework} {self.framework_version} ({self.device})",
+            f"{self.full_id}: {self.status} on {self.framework} {self.framework_version} "
+            f"({self.device}{', path ' + self.path if self.path else ''}; {machine.cpu_model()}; "
+            f"{machine.isa_summary() or 'no AVX'})",
             f"  case: {params}",
+            *([f"  sent: {self.sent}"] if self.sent else []),
             f"  shapes: expected {self.expected_shape or '?'}, actual {self.actual_shape or '?'}",
         ]
         if self.worst_index:
@@ -133,6 +139,9 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
                    message=f"cannot import {adapter.framework}: {type(error).__name__}: {error}",
                    params=case.describe())
     row = Row(case.file, case.id, adapter.name, adapter.framework, version, "pass", params=case.describe())
+    sent = _safely(adapter.sent, case, {})
+    row.sent = "; ".join(f"{k}={v}" for k, v in sent.items())
+    row.path = _safely(adapter.path, case, "")
     reference = cached_reference(case)
     row.expected_shape = _shape(reference.rounded)
     reason = adapter.supports(case)
@@ -161,8 +170,8 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
             row.plot = plot_slice(case, actual, reference.rounded, verdict_index=row.worst_index)
     if discrepancies is not None:
         failed = row.status in ("fail", "error")
-        entry = discrepancies.lookup(case.full_id, adapter.name, version, row.params, failed=failed,
-                                     message=row.message)
+        entry = discrepancies.lookup(case.full_id, adapter.name, version, matching_params(row, sent),
+                                     failed=failed, message=row.message)
         if entry is not None and (failed or (row.status == "pass" and entry.strict)):
             row.known_issue = f"{entry.reason} ({entry.reference})"
             row.status = "xfail" if failed else "xpass"
@@ -186,6 +195,20 @@ def plot_slice(case: Case, actual: np.ndarray, expected: np.ndarray, *, verdict_
         return np.asarray(a[(n, c, *crop)], dtype=np.float64).tolist()
 
     return {"expected": part(expected), "actual": part(actual), "where": f"batch {n}, channel {c}"}
+
+
+def matching_params(row: Row, sent: dict[str, str]) -> dict[str, str]:
+    """What a known-discrepancy entry's `when` sees: the case's parameters, what the adapter sent
+    (`sent_padding`), the path (`path`) and the platform facts (`avx512_fp16: no`, `cpu_vendor`)."""
+    return {**machine.facts(), **row.params, **{f"sent_{k}": str(v) for k, v in sent.items()}, "path": row.path}
+
+
+def _safely(method: Callable, case: Case, default):
+    """An adapter's description of a case; a slip in it must not lose the row."""
+    try:
+        return method(case)
+    except Exception as error:  # noqa: BLE001
+        return {"description_failed": str(error)} if isinstance(default, dict) else f"unknown ({error})"
 
 
 def _translation(adapter: Adapter, case: Case) -> str | None:

@@ -20,7 +20,7 @@ from adapters.base import framework_installed
 from harness.environment import installed_version
 from tests.conftest import REPO
 
-SCRIPTS = sorted((REPO / "cases" / "repro").glob("*.py"))
+SCRIPTS = sorted(p for p in (REPO / "cases" / "repro").glob("*.py") if not p.name.startswith("_"))
 HEADER = re.compile(r"^# tconv-repro: framework=(\w+) versions=(\S*)$")
 
 

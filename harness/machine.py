@@ -1,0 +1,102 @@
+"""What the machine is, as far as it changes numerics: CPU vendor and model, the ISA features
+frameworks select kernels by, and the switches that move a framework onto another path.
+
+Frameworks pick kernels per CPU: TensorFlow uses oneDNN for float16 only with AVX512-FP16 (or
+AMX-FP16 or AVX-NE-CONVERT) and falls back to Eigen elsewhere; PyTorch's CPU float16/bfloat16
+convolutions go to oneDNN (mkldnn) only where its device check passes. A verdict is therefore a
+verdict on (release, path), and every report records both. Reading `/proc/cpuinfo` imports no
+framework, so describing the machine is cheap and safe.
+
+`TCONV_TORCH_MKLDNN=0` makes tconv's PyTorch adapters run with `torch.backends.mkldnn` disabled
+(the native kernels a CPU without oneDNN float16 support takes); `TF_ENABLE_ONEDNN_OPTS=0` and
+`ONEDNN_MAX_CPU_ISA` are the frameworks' own switches, recorded here when set.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from functools import cache
+from pathlib import Path
+
+# ISA features that select kernels in the frameworks tconv runs (cpuinfo flag names).
+KERNEL_SELECTING_FEATURES = (
+    "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16",
+    "amx_tile", "amx_bf16", "amx_fp16", "avx_ne_convert", "avx_vnni",
+)
+
+# Environment switches that move frameworks onto other paths; recorded with their values.
+PATH_SWITCHES = ("TF_ENABLE_ONEDNN_OPTS", "ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA", "TCONV_TORCH_MKLDNN",
+                 "XLA_FLAGS", "OMP_NUM_THREADS")
+
+
+@cache
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's block of /proc/cpuinfo (empty off Linux)."""
+    info: dict[str, str] = {}
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return info
+    for line in text.splitlines():
+        if not line.strip():
+            if info:
+                break
+            continue
+        key, _, value = line.partition(":")
+        info.setdefault(key.strip(), value.strip())
+    return info
+
+
+@cache
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags (cpuinfo names: `avx512_fp16`, `amx_bf16`, ...)."""
+    return frozenset(_cpuinfo().get("flags", "").split())
+
+
+def has(feature: str) -> bool:
+    """Whether the CPU reports a feature (cpuinfo name)."""
+    return feature in cpu_flags()
+
+
+def cpu_vendor() -> str:
+    """`GenuineIntel`, `AuthenticAMD`, ... (the machine name where cpuinfo is missing)."""
+    return _cpuinfo().get("vendor_id", "") or platform.machine()
+
+
+def cpu_model() -> str:
+    return _cpuinfo().get("model name", "") or platform.processor() or platform.machine()
+
+
+def isa_summary() -> str:
+    """The kernel-selecting features present, space-separated, in a fixed order."""
+    return " ".join(f for f in KERNEL_SELECTING_FEATURES if has(f))
+
+
+def switches() -> dict[str, str]:
+    """The path switches that are set in this process's environment."""
+    return {name: os.environ[name] for name in PATH_SWITCHES if name in os.environ}
+
+
+def torch_mkldnn_requested() -> bool:
+    """False when `TCONV_TORCH_MKLDNN` asks tconv to run PyTorch with oneDNN disabled."""
+    return os.environ.get("TCONV_TORCH_MKLDNN", "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+def facts() -> dict[str, str]:
+    """Platform facts for the report header and for known-discrepancy conditions.
+
+    Every kernel-selecting feature is present as `yes`/`no`, so an entry can say
+    `when: {avx512_fp16: "no"}` and mean it.
+    """
+    data = {
+        "cpu_vendor": cpu_vendor(),
+        "cpu": cpu_model(),
+        "cpu_isa": isa_summary(),
+        "machine": platform.machine(),
+    }
+    for feature in KERNEL_SELECTING_FEATURES:
+        data[feature] = "yes" if has(feature) else "no"
+    for name, value in switches().items():
+        data[f"switch_{name}"] = value
+    return data
