@@ -6,9 +6,11 @@ Importing an adapter module never imports its framework (that happens on first u
 
 from __future__ import annotations
 
+import fnmatch
 import importlib
 import importlib.util
 import pkgutil
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -55,6 +57,51 @@ def installed_adapters(frameworks: tuple[str, ...] | None = None) -> tuple[Adapt
 
 
 def missing_frameworks(frameworks: tuple[str, ...] | None = None) -> tuple[str, ...]:
-    """The named (default: all) frameworks that are not installed here."""
+    """The named (default: all) built-in frameworks that are not installed here.
+
+    Names of plugin frameworks (which tconv cannot check) are passed over.
+    """
     wanted = FRAMEWORKS if frameworks is None else frameworks
-    return tuple(f for f in wanted if not framework_installed(f))
+    return tuple(f for f in wanted if f in FRAMEWORKS and not framework_installed(f))
+
+
+def unknown_frameworks(frameworks: Sequence[str], plugins: Sequence[Adapter] = ()) -> tuple[str, ...]:
+    """The names in `frameworks` that neither tconv nor any plugin adapter knows (bad arguments)."""
+    known = set(FRAMEWORKS) | {a.framework for a in plugins}
+    return tuple(f for f in frameworks if f not in known)
+
+
+def name_matches(name: str, patterns: str) -> bool:
+    """Whether an adapter name matches one of the comma-separated globs of `--adapters`."""
+    return any(fnmatch.fnmatchcase(name, p.strip()) for p in patterns.split(",") if p.strip())
+
+
+def select_adapters(
+    *, frameworks: Sequence[str] | None = None, names: str = "*", plugins: Sequence[Adapter] = ()
+) -> tuple[Adapter, ...]:
+    """The adapters a run uses: built-in and plugin ones, chosen by the same two filters.
+
+    `frameworks` (default: all) and the `names` globs apply to plugin adapters exactly as to the
+    built-in ones (the contract), so `--frameworks numpy` leaves out a plugin of framework `myfw`.
+    A plugin that claims a built-in framework that is not installed is left out like the
+    built-in adapters of that framework (the run's summary names the framework as missing);
+    a framework only plugins know is taken as installed, since tconv cannot check it.
+    Built-in adapters come first, then plugins in the order given. Raises `ValueError` when a
+    plugin's name is already taken: rows are keyed by adapter name.
+    """
+    builtin_names = {a.name for a in all_adapters()}
+    seen: set[str] = set()
+    for plugin in plugins:
+        if plugin.name in builtin_names or plugin.name in seen:
+            raise ValueError(f"plugin adapter name {plugin.name!r} is already taken; adapter names must be unique")
+        seen.add(plugin.name)
+    wanted = None if frameworks is None else set(frameworks)
+
+    def chosen(adapter: Adapter) -> bool:
+        if wanted is not None and adapter.framework not in wanted:
+            return False
+        if adapter.framework in FRAMEWORKS and not framework_installed(adapter.framework):
+            return False
+        return name_matches(adapter.name, names)
+
+    return tuple(a for a in (*all_adapters(), *plugins) if chosen(a))

@@ -85,6 +85,8 @@ class Adapter(ABC):
 
     def version(self) -> str:
         """The framework version this adapter runs (what known discrepancies match against)."""
+        if self.framework not in FRAMEWORK_MODULES:  # a plugin's own framework: it may say, or not
+            return "unknown"
         module = import_framework(FRAMEWORK_MODULES[self.framework])
         return str(getattr(module, "__version__", "unknown"))
 

@@ -4,6 +4,11 @@ The forward cross-correlation from the full-size output space to the input space
 an explicit matrix C (one row per input element and channel); the transposed convolution is
 `C.T @ x`. Exact and obvious, but C has (C_in * H_in * W_in) x (C_out * H_full * W_full)
 entries, so large cases are `unsupported`.
+
+C is mostly structural zeros, and `C.T @ x` multiplies every input element by all of them: one
+inf or NaN in the input makes 0*inf = NaN in every output, which the definition does not. A
+non-finite kernel is fine: its values sit only where an (input, tap) pair lands, and the zeros
+around them meet finite inputs. So a non-finite input is `unsupported`.
 """
 
 from __future__ import annotations
@@ -49,12 +54,16 @@ class NumpyMatrix(Adapter):
                    * case.out_channels * int(np.prod(full_sizes(case))))
         if entries > MAX_ENTRIES:
             return f"the convolution matrix would have {entries:,} entries (limit {MAX_ENTRIES:,})"
+        if not np.isfinite(case.input).all():
+            return ("C.T @ x multiplies the structural zeros of C by every input element: "
+                    "0*inf = NaN for non-finite input")
         return None
 
     def run(self, case: Case) -> np.ndarray:
         x, w, _ = case_arrays(case)
         matrix = convolution_matrix(case, w)
-        columns = x.reshape(case.batch, -1).T  # one column per batch element
+        # One column per batch element; sizes spelled out, as -1 is ambiguous for an empty batch.
+        columns = x.reshape(case.batch, case.in_channels * int(np.prod(case.input_size))).T
         full = (matrix.T @ columns).T
         return finish_full_result(full.reshape(case.batch, case.out_channels, *full_sizes(case)), case)
 

@@ -3,6 +3,10 @@
 Each input element multiplies the whole kernel and is added into the output at
 `i * stride + j * dilation`: the definition read literally, one input position at a time
 (batch, channels and groups at once). Computes in the case dtype.
+
+It only ever multiplies an input element by a kernel tap that lands on an output position (the
+strided add skips the holes of stride and dilation), so NaN and inf reach exactly the outputs
+the definition sends them to: it needs no guard for non-finite data.
 """
 
 from __future__ import annotations

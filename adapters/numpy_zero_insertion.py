@@ -3,6 +3,13 @@
 Insert `stride - 1` zeros between input elements, pad `dilation*(k-1)` zeros on each side, and
 cross-correlate with the kernel rotated 180 degrees and its channel axes swapped (the forward
 conv's (O, I/g) layout). That gives the full result; the canonical window is read from it.
+
+The correlation multiplies structural zeros: every input element meets the zeros between the
+taps of a dilated kernel, and every kernel tap meets the zeros inserted between and padded
+around the input. 0*inf = NaN there, where the definition has no product at all, so such cases
+with non-finite data are `unsupported` (`non_finite_reason`). Without those zeros (no dilation
+holes; a 1-tap kernel on an input with no inserted zeros) the products are exactly the
+definition's, and the case runs.
 """
 
 from __future__ import annotations
@@ -17,6 +24,20 @@ from harness.case import Case
 MAX_WINDOW_ELEMENTS = 30_000_000  # the correlation's gathered windows, in elements
 
 
+def non_finite_reason(case: Case) -> str | None:
+    """Why non-finite data would meet a structural zero in the correlation, or None if it cannot."""
+    dims = list(zip(case.input_size, case.kernel_size, case.stride, case.dilation))
+    kernel_holes = any(d > 1 and k > 1 for _, k, _, d in dims)
+    if kernel_holes and not np.isfinite(case.input).all():
+        return ("the correlation multiplies the zeros between the dilated kernel's taps by every input "
+                "element: 0*inf = NaN for non-finite input")
+    input_zeros = any((k - 1) * d > 0 or (s > 1 and n > 1) for n, k, s, d in dims)
+    if input_zeros and not np.isfinite(case.kernel).all():
+        return ("the correlation multiplies the zeros inserted between and padded around the input by "
+                "every kernel tap: 0*inf = NaN for a non-finite kernel")
+    return None
+
+
 class NumpyZeroInsertion(Adapter):
     name = "numpy.zero_insertion"
     framework = "numpy"
@@ -29,7 +50,7 @@ class NumpyZeroInsertion(Adapter):
         elements = case.batch * case.in_channels * int(np.prod(full)) * int(np.prod(k_eff))
         if elements > MAX_WINDOW_ELEMENTS:
             return f"{elements:,} gathered window elements (limit {MAX_WINDOW_ELEMENTS:,})"
-        return None
+        return non_finite_reason(case)
 
     def run(self, case: Case) -> np.ndarray:
         x, w, _ = case_arrays(case)

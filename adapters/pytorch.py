@@ -141,13 +141,15 @@ class TorchModule(_Torch):
         plans, _ = _plans(case)
         module_class = {1: torch.nn.ConvTranspose1d, 2: torch.nn.ConvTranspose2d, 3: torch.nn.ConvTranspose3d}[case.rank]
         use_output_size = case.output_shape is not None
-        module = module_class(
-            case.in_channels, case.out_channels, case.kernel_size, stride=case.stride,
-            padding=tuple(p[0] for p in plans),
-            output_padding=0 if use_output_size else tuple(p[1] for p in plans),
-            groups=case.groups, bias=case.bias is not None, dilation=case.dilation,
-            dtype=getattr(torch, _DTYPES[case.dtype]),
-        )
+        with warnings.catch_warnings():  # an empty weight (C_in or C_out 0) warns that init is a no-op
+            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+            module = module_class(
+                case.in_channels, case.out_channels, case.kernel_size, stride=case.stride,
+                padding=tuple(p[0] for p in plans),
+                output_padding=0 if use_output_size else tuple(p[1] for p in plans),
+                groups=case.groups, bias=case.bias is not None, dilation=case.dilation,
+                dtype=getattr(torch, _DTYPES[case.dtype]),
+            )
         with torch.no_grad(), mkldnn_setting():
             module.weight.copy_(_tensor(case.kernel, case.dtype))
             if case.bias is not None:

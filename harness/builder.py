@@ -73,16 +73,20 @@ def _padding(raw: RawCase, rank: int) -> tuple[Any, ...]:
 
 
 def _shorthand_shapes(raw: RawCase, rank: int) -> dict[str, tuple[int, ...] | None]:
-    """Shapes implied by `batch`, `in_channels`, `out_channels`, `input_size`, `kernel_size`."""
-    c_in = raw.in_channels or raw.groups
-    c_out = raw.out_channels or raw.groups
+    """Shapes implied by `batch`, `in_channels`, `out_channels`, `input_size`, `kernel_size`.
+
+    A count given as 0 stays 0 (an empty tensor); only a count left out takes its default.
+    """
+    c_in = raw.groups if raw.in_channels is None else raw.in_channels
+    c_out = raw.groups if raw.out_channels is None else raw.out_channels
+    batch = 1 if raw.batch is None else raw.batch
     for name, count in (("in_channels", c_in), ("out_channels", c_out)):
         if count % raw.groups:
             raise CaseError("groups", f"groups={raw.groups} does not divide {name}={count}")
     input_size = _per_dim(raw, "input_size", rank)
     kernel_size = _per_dim(raw, "kernel_size", rank)
     return {
-        "input": None if input_size is None else (raw.batch or 1, c_in, *input_size),
+        "input": None if input_size is None else (batch, c_in, *input_size),
         "kernel": None if kernel_size is None else (c_in, c_out // raw.groups, *kernel_size),
     }
 
@@ -143,6 +147,10 @@ def build_case(raw: RawCase, file: str) -> Case:
     if w.ndim != x.ndim:
         raise CaseError("kernel", f"has {w.ndim} dims but the input has {x.ndim}: ranks must match")
     rank = x.ndim - 2
+    for name, array in (("input", x), ("kernel", w)):
+        if 0 in array.shape[2:]:
+            raise CaseError(name, f"has shape {list(array.shape)}: a spatial size of 0 has no output "
+                                  "(only the batch and channel axes may be 0)")
     if w.shape[0] != x.shape[1]:
         raise CaseError("kernel", f"kernel C_in is {w.shape[0]} but the input has {x.shape[1]} channels")
     if x.shape[1] % raw.groups:
@@ -201,4 +209,5 @@ def build_case(raw: RawCase, file: str) -> Case:
         groups=raw.groups, output_shape=output_shape, dtype=raw.dtype, expected=frozen(expected),
         expected_shape=None if raw.expected_shape is None else tuple(raw.expected_shape),
         description=raw.description, source=raw.source, tags=tuple(raw.tags),
+        gradual_underflow=raw.gradual_underflow,
     )

@@ -41,6 +41,7 @@ class Case:
     description: str = ""
     source: str = ""
     tags: tuple[str, ...] = field(default=())
+    gradual_underflow: bool = False  # judge: subnormals must be kept (no flush to zero accepted)
 
     @property
     def full_id(self) -> str:
@@ -151,4 +152,8 @@ class Case:
             "output_padding_beyond_stride": "yes" if self.output_padding_beyond_stride else "no",
             "zero_extended": "yes" if self.zero_extended else "no",
             "negative_same_padding": "yes" if self.negative_same_padding else "no",
+            "batch": str(self.batch),
+            "in_channels": str(self.in_channels),
+            "out_channels": str(self.out_channels),
+            "empty": "yes" if 0 in (self.batch, self.in_channels, self.out_channels) else "no",
         }

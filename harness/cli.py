@@ -13,7 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from adapters import FRAMEWORKS, all_adapters, installed_adapters, load_plugin, missing_frameworks
+from adapters import FRAMEWORKS, all_adapters, load_plugin, missing_frameworks, select_adapters, unknown_frameworks
+from adapters.base import Adapter
 from harness.casefile import CaseFileError, load_cases
 from harness.console import Console
 from harness.discrepancies import DEFAULT_TABLE, load_discrepancies
@@ -26,12 +27,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _frameworks(text: str) -> tuple[str, ...]:
+    """Split `--frameworks`; the names are checked once the plugins (which may add some) are loaded."""
     names = tuple(n.strip() for n in text.split(",") if n.strip())
-    unknown = [n for n in names if n not in FRAMEWORKS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown framework(s) {', '.join(unknown) or '(none given)'}; choose from {', '.join(FRAMEWORKS)}"
-        )
+    if not names:
+        raise argparse.ArgumentTypeError(f"unknown framework(s) (none given); choose from {', '.join(FRAMEWORKS)}")
     return names
 
 
@@ -50,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run case files on the installed frameworks and write a report")
     run.add_argument("paths", nargs="+", metavar="PATH", help="case files or folders of them")
     run.add_argument("--frameworks", type=_frameworks, default=None,
-                     help=f"comma-separated, from {','.join(FRAMEWORKS)} (default: all installed)")
-    run.add_argument("--adapters", default="*", metavar="GLOB", help="only adapters whose name matches")
+                     help=f"comma-separated, from {','.join(FRAMEWORKS)} or a plugin adapter's framework "
+                          "(default: all installed); selects plugin adapters too")
+    run.add_argument("--adapters", default="*", metavar="GLOB[,GLOB]",
+                     help="only adapters (built-in or plugin) whose name matches one of the globs")
     run.add_argument("--cases", default="*", metavar="GLOB", help="only cases whose file::id matches")
     run.add_argument("--plugin", type=Path, action="append", default=[], metavar="FILE.py",
                      help="also run the ADAPTERS defined in this file (your own implementation); repeatable")
@@ -87,15 +88,15 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
 
     console = Console(quiet=args.quiet)
     try:
+        plugins = [a for path in args.plugin for a in load_plugin(path)]
+        adapters = list(select_adapters(frameworks=args.frameworks, names=args.adapters, plugins=plugins))
+        _check_frameworks(args.frameworks, plugins)
         cases = load_cases(args.paths)
         known = load_discrepancies(args.known)
-        plugins = [a for path in args.plugin for a in load_plugin(path)]
     except (CaseFileError, ValueError, OSError, ImportError) as error:
         print(f"tconv: {error}", file=sys.stderr)
         return 2
     cases = [c for c in cases if fnmatch.fnmatchcase(c.full_id, args.cases)]
-    adapters = [a for a in installed_adapters(args.frameworks) if fnmatch.fnmatchcase(a.name, args.adapters)]
-    adapters += plugins
     missing = missing_frameworks(args.frameworks)
     with console.progress(total=len(cases) * (len(adapters) + 1)) as advance:
         result = runner.run(cases, adapters, discrepancies=known, missing_frameworks=missing, on_row=advance)
@@ -120,6 +121,16 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
         if not comparison.worse.empty:
             return 1
     return 0 if result.ok else 1
+
+
+def _check_frameworks(frameworks: Sequence[str] | None, plugins: Sequence[Adapter]) -> None:
+    """`--frameworks` names built-in frameworks or those of the loaded plugin adapters; checked
+    after the plugins load (argparse cannot know their frameworks), still a bad argument."""
+    unknown = unknown_frameworks(frameworks or (), plugins)
+    if unknown:
+        choices = ", ".join(dict.fromkeys([*FRAMEWORKS, *(a.framework for a in plugins)]))
+        raise ValueError(f"error: argument --frameworks: unknown framework(s) {', '.join(unknown)}; "
+                         f"choose from {choices}")
 
 
 def _counts(rows: Sequence[object]) -> dict[str, int]:

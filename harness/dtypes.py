@@ -47,3 +47,9 @@ def smallest_subnormal(name: str) -> float:
 def largest(name: str) -> float:
     """The largest finite value of the dtype."""
     return float(ml_dtypes.finfo(numpy_dtype(name)).max)
+
+
+@cache
+def smallest_normal(name: str) -> float:
+    """The smallest positive normal value: below it, FTZ/DAZ hardware modes read and write zero."""
+    return float(ml_dtypes.finfo(numpy_dtype(name)).smallest_normal)

@@ -7,6 +7,8 @@ only rounding is the final scale (one IEEE operation, the same on every machine)
 
 Test data must be able to show a slip: a constant array, or a kernel equal to its 180-degree
 rotation, hides a flipped or swapped kernel. Such draws are rejected and the stream continues.
+An empty array (a batch or channel axis of size 0) is allowed: there is nothing to draw, and
+the case tests the empty result, not a flip.
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ def _draw(
 
 
 def is_degenerate(values: np.ndarray, *, spatial_axes: Sequence[int] = ()) -> bool:
-    """True when the array could hide a slip: constant, or symmetric under rot180."""
+    """True when the array could hide a slip: constant, or symmetric under rot180 (never if empty)."""
+    if values.size == 0:
+        return False
     if values.size > 1 and np.all(values == values.flat[0]):
         return True
     spatial = [values.shape[a] for a in spatial_axes]

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from harness.diagnosis import group_diagnoses
 from harness.pictures import difference_png
 
 STATUS_ORDER = ["fail", "error", "xpass", "xfail", "unsupported", "pass"]
@@ -117,15 +118,20 @@ def _summary(frame: pd.DataFrame) -> str:
 
 
 def _diagnoses(frame: pd.DataFrame) -> str:
-    """How the failing rows fail: one line per adapter and diagnosis, with a count."""
+    """How the failing rows fail: one line per adapter, status and mechanism, with a count and
+    one example (the same slip with other window offsets or term counts is one line, not many)."""
     failing = frame[frame["status"].isin(["fail", "xfail"]) & (frame["diagnosis"].astype(str) != "")]
     if failing.empty:
         return ""
-    counts = failing.groupby(["adapter", "status", "diagnosis"]).size().reset_index(name="rows")
-    body = "".join(f'<tr><td>{_e(r.adapter)}</td><td class="{r.status}">{r.status}</td><td>{_e(r.diagnosis)}</td>'
-                   f"<td>{r.rows}</td></tr>" for r in counts.itertuples())
+    groups = group_diagnoses(zip(failing["adapter"].astype(str), failing["status"].astype(str),
+                                 failing["diagnosis"].astype(str)))
+    body = []
+    for g in groups:
+        others = f' <span class="small">(+{g.variants - 1} other details)</span>' if g.variants > 1 else ""
+        body.append(f'<tr><td>{_e(g.adapter)}</td><td class="{_e(g.status)}">{_e(g.status)}</td>'
+                    f"<td>{_e(g.mechanism)}</td><td>{g.rows}</td><td>{_e(g.example)}{others}</td></tr>")
     return ('<h2>Diagnoses</h2><table id="diagnoses"><thead><tr><th>adapter</th><th>status</th><th>diagnosis</th>'
-            f"<th>rows</th></tr></thead><tbody>{body}</tbody></table>")
+            f"<th>rows</th><th>example</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 def _matrix(frame: pd.DataFrame) -> str:

@@ -99,8 +99,10 @@ def full_result(
     if min_size:
         sizes = [max(a, b) for a, b in zip(sizes, min_size)]
     pixels = int(np.prod(in_sizes))
-    # (g, C_in/g, N * pixels): one GEMM per tap covers the whole batch and every group.
-    x_mat = x.reshape(n, groups, c_in_g, pixels).transpose(1, 2, 0, 3).reshape(groups, c_in_g, -1)
+    # (g, C_in/g, N * pixels): one GEMM per tap covers the whole batch and every group. Sizes are
+    # spelled out (no -1): with N, C_in or C_out 0 the array is empty and -1 is ambiguous. An
+    # empty C_in makes every GEMM a sum of no terms (zeros), so the result is 0 + bias.
+    x_mat = x.reshape(n, groups, c_in_g, pixels).transpose(1, 2, 0, 3).reshape(groups, c_in_g, n * pixels)
     # (taps..., g, C_out/g, C_in/g): the tap's weights, ready to multiply x_mat from the left.
     w_taps = np.moveaxis(w.reshape(groups, c_in_g, c_out_g, *k_sizes), (0, 1, 2), (-3, -1, -2))
     out = np.zeros((groups, c_out_g, n, *sizes), dtype=np.float64)
@@ -129,6 +131,8 @@ def conv_transpose(
 
     `x` is (N, C_in, *spatial), `w` is (C_in, C_out/groups, *k) and the result is
     (N, C_out, *out): the adjoint of cross-correlation with the same `w`, cropped per `padding`.
+    N, C_in and C_out may be 0: an empty batch or C_out gives an empty array of that shape, an
+    empty C_in gives zeros plus the bias (a sum of no terms).
     """
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)

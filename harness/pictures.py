@@ -29,7 +29,8 @@ def difference_png(plot: dict, *, title: str) -> str:
     same = expected.shape == actual.shape
     panels = [("expected", expected), ("actual", actual)]
     if same:
-        panels.append(("actual - expected", actual - expected))
+        with np.errstate(invalid="ignore"):  # inf - inf where both overflow: NaN, left blank
+            panels.append(("actual - expected", actual - expected))
     figure, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels), 2.6), squeeze=False)
     figure.suptitle(f"{title} ({plot.get('where', '')})", fontsize=9)
     finite = np.concatenate([a[np.isfinite(a)].ravel() for _, a in panels[:2]] + [np.zeros(1)])

@@ -21,7 +21,7 @@ from harness import machine
 from harness.diagnosis import diagnose
 from harness.discrepancies import KnownDiscrepancies
 from harness.dtypes import round_to
-from harness.judge import Reference, Verdict, judge, reference_for
+from harness.judge import Reference, Verdict, judge, judge_case, reference_for
 
 STATUSES = ("pass", "fail", "error", "unsupported", "xfail", "xpass")
 ORACLE = "oracle"
@@ -161,12 +161,16 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
     else:
         row.time_ms = (time.perf_counter() - start) * 1e3
         row.actual_shape = _shape(actual)
-        _apply_verdict(row, judge(actual, reference.rounded, reference.tolerance, dtype=case.dtype))
+        verdict = judge_case(actual, reference, case)
+        _apply_verdict(row, verdict)
+        if verdict.notes:
+            accepted = "accepted: " + "; ".join(verdict.notes)
+            row.message = f"{row.message} [{accepted}]" if row.message else accepted
         note = _translation(adapter, case)
         if note:
             row.message = f"{row.message} [translated: {note}]" if row.message else f"translated: {note}"
         if row.status == "fail":
-            row.diagnosis = diagnose(case, actual, reference)
+            row.diagnosis = verdict.diagnosis or diagnose(case, actual, reference)
             row.plot = plot_slice(case, actual, reference.rounded, verdict_index=row.worst_index)
     if discrepancies is not None:
         failed = row.status in ("fail", "error")
@@ -183,7 +187,7 @@ PLOT_LIMIT = 96  # positions per spatial dim kept for the picture
 
 def plot_slice(case: Case, actual: np.ndarray, expected: np.ndarray, *, verdict_index: str) -> dict[str, object] | None:
     """The (batch, channel) slice of a failing 1-D or 2-D result worth a picture."""
-    if case.rank > 2 or actual.ndim != expected.ndim:
+    if case.rank > 2 or actual.ndim != expected.ndim or actual.size == 0 or expected.size == 0:
         return None
     worst = [int(i) for i in verdict_index.split(",")] if verdict_index else [0, 0]
     n, c = worst[0], worst[1]

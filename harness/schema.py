@@ -36,7 +36,8 @@ def nested_array(value: Any) -> np.ndarray:
         if not isinstance(item, list):
             return ()
         if not item:
-            raise ValueError(f"empty list at {path or 'top level'}")
+            raise ValueError(f"empty list at {path or 'top level'} (write an empty tensor as a generated "
+                             "array, e.g. {shape: [0, 3, 4, 4]}, or with batch/in_channels/out_channels: 0)")
         shapes = {shape_of(sub, f"{path}[{i}]") for i, sub in enumerate(item)}
         if len(shapes) != 1:
             raise ValueError(f"ragged array: rows of different lengths at {path or 'top level'}")
@@ -93,11 +94,15 @@ PerDimNonNegative = NonNegativeInt | list[NonNegativeInt]
 
 
 class GeneratedArray(BaseModel):
-    """`{shape, seed, distribution, low, high, scale}`: an array drawn reproducibly."""
+    """`{shape, seed, distribution, low, high, scale}`: an array drawn reproducibly.
+
+    A size may be 0 (an empty batch or channel axis is a case worth testing); the builder allows
+    that only on the batch and channel axes, since a spatial size of 0 has no output size.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
-    shape: list[PositiveInt] | None = None
+    shape: list[NonNegativeInt] | None = None
     seed: NonNegativeInt | None = None
     distribution: Literal["normal", "uniform", "integers"] = "normal"
     low: StrictInt | StrictFloat | None = None
@@ -130,16 +135,18 @@ class RawCase(BaseModel):
     output_shape: PerDimPositive | None = None
     dtype: Annotated[Literal[DTYPE_NAMES], BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)] = "float32"  # type: ignore[valid-type]
     expected: NestedArray | None = None
-    expected_shape: list[PositiveInt] | None = None
-    # Shorthand for generated arrays: shapes from channel counts and sizes.
+    expected_shape: list[NonNegativeInt] | None = None
+    # Shorthand for generated arrays: shapes from channel counts and sizes (0: an empty tensor).
     rank: Literal[1, 2, 3] | None = None
-    batch: PositiveInt | None = None
-    in_channels: PositiveInt | None = None
-    out_channels: PositiveInt | None = None
+    batch: NonNegativeInt | None = None
+    in_channels: NonNegativeInt | None = None
+    out_channels: NonNegativeInt | None = None
     input_size: PerDimPositive | None = None
     kernel_size: PerDimPositive | None = None
     seed: NonNegativeInt = 0
     distribution: Literal["normal", "uniform", "integers"] = "normal"
+    # Judge policy: demand gradual underflow (subnormals kept) instead of accepting a flush to zero.
+    gradual_underflow: bool = False
     # Documentation that travels with the case into reports.
     description: str = ""
     source: str = ""

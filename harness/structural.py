@@ -1,0 +1,104 @@
+"""Where multiplying structural zeros by a non-finite kernel tap would put a NaN.
+
+The canonical definition only ever multiplies a real input element by a kernel tap. Many
+implementations instead correlate a zero-inserted, zero-padded input with the flipped kernel
+(XLA's `lhs_dilation`, im2col over a padded buffer): they multiply the inserted zeros (between
+strided inputs), the padding zeros, and the positions past the input, by every kernel tap. With a
+finite kernel that changes nothing; with an inf or NaN tap it makes `0 * inf = NaN` at output
+positions whose canonical value is finite. tconv records that as a convention difference (the
+judge names it), not as a pass and not as an unexplained failure.
+
+This module is the judge's, built from `harness.geometry` only (no adapter code): for every output
+position of the canonical window and every kernel tap, is the input position under the tap a real
+element or a structural zero?
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from harness.case import Case
+from harness.geometry import output_window
+
+
+def _window(case: Case, dim: int):
+    """The canonical window of one dim (harness.geometry), where the output sits on the full result."""
+    return output_window(case.input_size[dim], case.kernel_size[dim], stride=case.stride[dim],
+                         dilation=case.dilation[dim], padding=case.padding[dim],
+                         output_padding=case.output_padding[dim],
+                         output_shape=None if case.output_shape is None else case.output_shape[dim])
+
+
+def _holes(case: Case, dim: int) -> np.ndarray:
+    """(L_out, k) booleans: output position p with tap j reads a structural zero in this dim."""
+    n, k = case.input_size[dim], case.kernel_size[dim]
+    s, d = case.stride[dim], case.dilation[dim]
+    window = _window(case, dim)
+    positions = window.start + np.arange(window.length)[:, None]  # full-result coordinates
+    landing = positions - np.arange(k)[None, :] * d  # zero-inserted input coordinate under tap j
+    real = (landing >= 0) & (landing <= (n - 1) * s) & (landing % s == 0)
+    return ~real
+
+
+def _kernel_holes(case: Case, dim: int) -> np.ndarray:
+    """(L_out, L_in) booleans: output position p reads input i through a zero of the dilated kernel."""
+    n, k = case.input_size[dim], case.kernel_size[dim]
+    s, d = case.stride[dim], case.dilation[dim]
+    window = _window(case, dim)
+    offset = window.start + np.arange(window.length)[:, None] - np.arange(n)[None, :] * s
+    return (offset >= 0) & (offset <= (k - 1) * d) & (offset % d != 0)
+
+
+def structural_nan_mask(case: Case) -> np.ndarray | None:
+    """Booleans of the output's shape: an implementation that multiplies structural zeros gets
+    NaN there from `0 * (inf or NaN)` (kernel taps on inserted/padding zeros of the input, and
+    input elements on the zeros of a dilated kernel); None when all data are finite."""
+    kernel_finite, input_finite = np.isfinite(case.kernel).all(), np.isfinite(case.input).all()
+    if kernel_finite and input_finite:
+        return None
+    mask = np.zeros((case.batch, case.out_channels, *_sizes(case)), dtype=bool)
+    if not kernel_finite:
+        mask |= _kernel_mask(case)[None]
+    if not input_finite and any(d > 1 for d in case.dilation):
+        mask |= _input_mask(case)
+    return mask
+
+
+def _sizes(case: Case) -> tuple[int, ...]:
+    return tuple(_holes(case, dim).shape[0] for dim in range(case.rank))
+
+
+def _input_mask(case: Case) -> np.ndarray:
+    """Output positions reached from a non-finite input through a dilated kernel's zeros."""
+    g = case.groups
+    c_in_g, c_out_g = case.in_channels // g, case.out_channels // g
+    bad = ~np.isfinite(case.input)  # (N, C_in, *L_in)
+    per_group = bad.reshape(case.batch, g, c_in_g, *case.input_size).any(axis=2)  # (N, g, *L_in)
+    reach = per_group.astype(np.float64)
+    for dim in range(case.rank):
+        holes = _kernel_holes(case, dim).astype(np.float64)  # (L_out, L_in)
+        reach = np.moveaxis(np.tensordot(reach, holes, axes=([2 + dim], [1])), -1, 2 + dim)
+    mask = np.repeat(reach > 0, c_out_g, axis=1)  # (N, C_out, *L_out)
+    return mask
+
+
+def _kernel_mask(case: Case) -> np.ndarray:
+    """Output positions where a non-finite kernel tap lands on a structural zero of the input."""
+    kernel = case.kernel
+    g = case.groups
+    c_in_g, c_out_g = kernel.shape[0] // g, kernel.shape[1]
+    # per output channel and tap: some input channel of its group has a non-finite weight there
+    bad = ~np.isfinite(kernel.reshape(g, c_in_g, c_out_g, *case.kernel_size))
+    bad_taps = bad.any(axis=1).reshape(g * c_out_g, *case.kernel_size)
+    holes = [_holes(case, dim) for dim in range(case.rank)]
+    sizes = tuple(h.shape[0] for h in holes)
+    mask = np.zeros((case.out_channels, *sizes), dtype=bool)
+    for tap in zip(*np.nonzero(bad_taps.any(axis=0))):
+        hole_here = np.zeros(sizes, dtype=bool)
+        for dim, j in enumerate(tap):
+            shape = [1] * case.rank
+            shape[dim] = sizes[dim]
+            hole_here = hole_here | holes[dim][:, j].reshape(shape)
+        channels = bad_taps[(slice(None), *tap)]
+        mask[channels] |= hole_here
+    return mask

@@ -1,0 +1,109 @@
+"""The judge's policy at the edges (harness/judge.py, `judge_case`): each rule accepts what a
+correct implementation may return and nothing more, and each acceptance is said in the verdict."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from harness.casefile import case_from_mapping
+from harness.dtypes import numpy_dtype
+from harness.judge import flushed_references, judge_case, overflow_threshold, reference_for
+from harness.structural import structural_nan_mask
+
+
+def _case(**fields):
+    return case_from_mapping({"id": "edge", **fields})
+
+
+def test_overflow_threshold_is_where_rounding_gives_inf() -> None:
+    assert overflow_threshold("float16") == 65520.0
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.float16(overflow_threshold("float16")))
+    assert np.isfinite(np.float16(np.nextafter(overflow_threshold("float16"), 0)))
+
+
+def test_inf_is_accepted_at_the_overflow_edge_and_only_there() -> None:
+    case = _case(input=[[1.0]], kernel=[[65504.0]], dtype="float16")
+    reference = reference_for(case)
+    # The exact sum 65519.998 rounds to the finite 65504, but a correctly rounded float32 sum
+    # of it is 65520, which is inf in float16: both answers are right.
+    edge = dataclasses.replace(reference, exact=np.full_like(reference.exact, 65519.998))
+    verdict = judge_case(np.full((1, 1, 1, 1), np.inf, np.float16), edge, case)
+    assert verdict.passed and "overflow edge" in verdict.notes[0]
+    assert not judge_case(np.full((1, 1, 1, 1), -np.inf, np.float16), edge, case).passed  # wrong sign
+    far = dataclasses.replace(reference, exact=np.full_like(reference.exact, 60000.0),
+                              rounded=np.full_like(reference.rounded, 60000.0))
+    assert not judge_case(np.full((1, 1, 1, 1), np.inf, np.float16), far, case).passed
+
+
+def test_largest_finite_value_is_accepted_for_an_inf_reference_at_the_edge() -> None:
+    case = _case(input=[[1.0]], kernel=[[65504.0]], dtype="float16")
+    reference = reference_for(case)
+    edge = dataclasses.replace(reference, exact=np.full_like(reference.exact, 65520.001),
+                               rounded=np.full_like(reference.rounded, np.inf))
+    assert judge_case(np.full((1, 1, 1, 1), 65504.0, np.float16), edge, case).passed
+
+
+def _three_channel_case(kernel: list[float]):
+    return _case(input=[[[[1.0]], [[1.0]], [[1.0]]]], kernel=[[[[v]]] for v in kernel], dtype="float32")
+
+
+def test_non_finite_is_accepted_where_partial_sums_exceed_the_accumulation_range() -> None:
+    case = _three_channel_case([3e38, 3e38, -3e38])  # exact 3e38, finite; partial sum 6e38 is not
+    reference = reference_for(case)
+    assert np.isfinite(reference.rounded).all()
+    verdict = judge_case(np.full((1, 1, 1, 1), np.inf, np.float32), reference, case)
+    assert verdict.passed and "partial sums" in verdict.notes[0]
+
+
+def test_non_finite_is_not_accepted_where_partial_sums_fit() -> None:
+    case = _three_channel_case([1e38, 1e38, -1e38])
+    verdict = judge_case(np.full((1, 1, 1, 1), np.inf, np.float32), reference_for(case), case)
+    assert not verdict.passed and not verdict.notes
+
+
+@pytest.mark.parametrize("dtype, tiny_input", [("float32", 1e-20), ("float64", 1e-160), ("bfloat16", 1e-19)])
+def test_flushed_subnormal_output_is_accepted_with_a_note(dtype, tiny_input) -> None:
+    case = _case(input=[[tiny_input]], kernel=[[tiny_input]], dtype=dtype)
+    reference = reference_for(case)
+    assert reference.rounded[0, 0, 0, 0] != 0  # a subnormal result
+    flushed = np.zeros((1, 1, 1, 1), numpy_dtype(dtype))
+    verdict = judge_case(flushed, reference, case)
+    assert verdict.passed and "flushed to zero" in verdict.notes[0]
+    strict = dataclasses.replace(case, gradual_underflow=True)
+    assert not judge_case(flushed, reference, strict).passed
+
+
+def test_flushed_subnormal_input_is_accepted_but_a_wrong_value_is_not() -> None:
+    subnormal = float(np.float32(1e-39))
+    case = _case(input=[[subnormal, 1.0]], kernel=[[1e30, 1.0]], dtype="float32")
+    reference = reference_for(case)  # x0 * w0 = 1e-9, well within float32's normal range
+    daz = flushed_references(case, reference.rounded)[1].astype(np.float32)
+    assert not np.array_equal(daz, reference.rounded.astype(np.float32))
+    assert judge_case(daz, reference, case).passed
+    wrong = daz.copy()
+    wrong[0, 0, 0, 0] = 1.0
+    assert not judge_case(wrong, reference, case).passed
+
+
+def test_nan_from_structural_zeros_is_a_named_failure() -> None:
+    # stride 2: outputs 1 and 3 are x * w[1] only; a zero-insertion implementation adds 0 * inf there
+    case = case_from_mapping({"id": "nan", "input": [[[1.0, 2.0]]], "kernel": [[[float("inf"), 1.0]]], "stride": 2})
+    reference = reference_for(case)
+    assert reference.rounded.ravel().tolist() == [np.inf, 1.0, np.inf, 2.0]
+    mask = structural_nan_mask(case)
+    assert mask.ravel().tolist() == [False, True, False, True]
+    zero_insertion = np.array([[[np.inf, np.nan, np.inf, np.nan]]], np.float32)
+    verdict = judge_case(zero_insertion, reference, case)
+    assert not verdict.passed and "structural zeros" in verdict.diagnosis and "0*inf" in verdict.message
+    other = np.array([[[np.nan, 1.0, np.inf, 2.0]]], np.float32)  # NaN where no zero was multiplied
+    assert judge_case(other, reference, case).diagnosis == ""
+
+
+def test_dilated_kernel_holes_times_an_inf_input_are_structural() -> None:
+    case = case_from_mapping({"id": "d", "input": [[[float("inf"), 1.0]]], "kernel": [[[1.0, 2.0]]], "dilation": 2})
+    # full length (2-1)*1 + 2*(2-1) + 1 = 4; x0 lands on 0 and 2, its hole at 1
+    assert structural_nan_mask(case).ravel().tolist() == [False, True, False, False]
