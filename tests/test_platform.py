@@ -1,0 +1,105 @@
+"""Platform is part of every verdict: reports carry the CPU and paths, rows carry what ran
+(`path`, `sent`), entries match on them, and `tconv compare` says when platforms differ."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from harness import machine
+from harness.casefile import case_from_mapping
+from harness.compare import compare_reports
+from harness.discrepancies import Discrepancy
+from harness.environment import environment
+from harness.runner import Row, matching_params
+from tests.conftest import REPO
+
+
+def _case(**fields):
+    return case_from_mapping({"id": "p", "input": {"shape": [1, 2, 4, 4], "seed": 1},
+                              "kernel": {"shape": [2, 3, 3, 3], "seed": 2}, **fields})
+
+
+def test_environment_records_the_kernel_selecting_features() -> None:
+    env = environment([])
+    for feature in machine.KERNEL_SELECTING_FEATURES:
+        assert env[feature] in ("yes", "no")
+    assert env["cpu_vendor"] and "cpu_isa" in env and "path_tensorflow" in env and "path_torch" in env
+    assert (env["avx512_fp16"] == "yes") == ("avx512_fp16" in env["cpu_isa"].split())
+
+
+def test_entries_match_on_path_sent_parameters_and_platform() -> None:
+    entry = Discrepancy(adapter="tensorflow.*", when={"path": "eigen", "sent_padding": "VALID"},
+                        reason="r", reproducer="x.py")
+    case = _case(padding=0)
+    row = Row("f", "p", "tensorflow.conv_transpose", "tensorflow", "2.21.0", "fail", params=case.describe())
+    row.path = "eigen"
+    assert entry.applies_to("f::p", row.adapter, "2.21.0", matching_params(row, {"padding": "VALID"}))
+    assert not entry.applies_to("f::p", row.adapter, "2.21.0", matching_params(row, {"padding": "explicit"}))
+    row.path = "onednn"
+    assert not entry.applies_to("f::p", row.adapter, "2.21.0", matching_params(row, {"padding": "VALID"}))
+    cpu = Discrepancy(adapter="*", when={"avx512_fp16": "no"}, reason="r", reproducer="x.py")
+    assert cpu.applies_to("f::p", "a", "1", matching_params(row, {})) == (not machine.has("avx512_fp16"))
+
+
+def test_compare_says_first_when_platforms_differ(tconv, tmp_path) -> None:
+    rows = pd.DataFrame([{"case_file": "f", "case_id": "c", "adapter": "a", "framework": "numpy",
+                          "framework_version": "1", "status": "pass", "tol_ratio": 0.1, "message": ""}])
+    base = rows.assign(env_cpu="AMD EPYC", env_cpu_isa="avx2 avx512f avx512_bf16")
+    new = rows.assign(env_cpu="Intel Xeon", env_cpu_isa="avx2 avx512f avx512_bf16 avx512_fp16")
+    comparison = compare_reports(base, new)
+    assert comparison.platform_differs
+    assert comparison.platform_lines()[0].startswith("the reports were made on different platforms")
+    assert not compare_reports(base, base).platform_differs
+    base.to_csv(tmp_path / "base.csv", index=False)
+    new.to_csv(tmp_path / "new.csv", index=False)
+    status, out, _ = tconv("compare", tmp_path / "base.csv", tmp_path / "new.csv")
+    assert status == 0 and out.lstrip().startswith("platforms differ") and "avx512_fp16" in out
+
+
+def test_onnx_sends_output_padding_as_given() -> None:
+    pytest.importorskip("onnx")
+    from adapters.onnx_model import convtranspose_attributes
+
+    case = case_from_mapping({"id": "o", "input": [[[1.0, 2.0, 3.0]]], "kernel": [[[1.0, 2.0, -1.0]]],
+                              "padding": [[0, 2]], "output_padding": 1, "dilation": 3})
+    attrs = convtranspose_attributes(case)
+    assert attrs["pads"] == [0, 2] and attrs["output_padding"] == [1]  # not folded into a smaller end pad
+
+
+def test_keras_runs_its_own_same_with_output_padding() -> None:
+    from adapters.keras3 import KerasLayer
+
+    case = case_from_mapping({"id": "k", "input": {"shape": [1, 1, 4, 4], "seed": 3},
+                              "kernel": {"shape": [1, 1, 3, 3], "seed": 4}, "stride": 3, "padding": "same",
+                              "output_padding": 1})
+    sent = KerasLayer().sent(case)
+    assert sent["padding"] == "same" and sent["output_padding"] == "(1, 1)" and sent["window"] == "mismatch"
+
+
+def test_tensorflow_path_follows_onednn_and_padding() -> None:
+    pytest.importorskip("tensorflow")
+    from adapters.tensorflow_nn import TensorFlowConvTranspose, onednn_enabled
+
+    adapter = TensorFlowConvTranspose()
+    assert adapter.path(_case(padding=1)) == "eigen"  # explicit pairs never reach oneDNN
+    assert adapter.path(_case(dtype="float64", padding="valid")) == "eigen"
+    assert adapter.path(_case(padding="valid")) == ("onednn" if onednn_enabled() else "eigen")
+    code = ("from harness.casefile import case_from_mapping as m; from adapters.tensorflow_nn import ADAPTERS as A;"
+            "print(A[0].path(m({'id':'p','input':[[1.,2.],[3.,4.]],'kernel':[[1.,0.],[2.,-1.]],'padding':'valid'})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300,
+                          env={**__import__("os").environ, "TF_ENABLE_ONEDNN_OPTS": "0"})
+    assert done.stdout.strip().splitlines()[-1] == "eigen", done.stderr[-500:]
+
+
+def test_torch_path_is_pytorchs_own_backend_choice(monkeypatch) -> None:
+    pytest.importorskip("torch")
+    from adapters.pytorch import TorchFunctional
+
+    case = _case(dtype="float16", stride=2)
+    assert TorchFunctional().path(case) in ("mkldnn", "native (SlowTranspose2d)")
+    monkeypatch.setenv("TCONV_TORCH_MKLDNN", "0")
+    assert TorchFunctional().path(case).startswith("native")
