@@ -6,7 +6,9 @@ that differ from the canonical case are translated and said so here:
 - Keras' `valid` without output_padding appends zeros when the stride exceeds the dilated kernel
   (`(in-1)*s + max(k_eff, s)`): its output is cropped.
 - Keras' `same` with output_padding has its own size, `(in-1)*s + k_eff % 2 + output_padding`:
-  the canonical window is read from it, or from a `valid` run, whichever covers it.
+  that native form always runs; the canonical window is read from it where it covers it, and
+  elsewhere Keras' own window is judged as it is (a convention difference, a known entry). Only
+  where Keras refuses it (output_padding >= stride) does a `valid` run stand in, said so.
 - `same_lower`, explicit crops and TF-style `output_shape` run as `valid` and are cropped.
 Unsupported, with the reason: groups (Keras has none), `output_padding >= stride` (Keras
 refuses it), and for the layer strides > 1 with dilation > 1 (the layer refuses it; the op does

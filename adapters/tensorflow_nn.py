@@ -6,6 +6,10 @@ flips it), and `output_shape` is given explicitly. `same`, `valid` and `output_s
 TF's own SAME/VALID rules; explicit `[begin, end]` crops use TF's explicit padding where it has
 one (2-D); other windows run VALID over the full result and are cropped or zero-extended. The
 bias, which tf.nn does not take, is added with `tf.nn.bias_add` after that.
+
+The row's `path` says which kernels TF took (`onednn` or `eigen`, `tf_path`): the Eigen kernels
+sum float16/bfloat16 in the low dtype and refuse dilation, so one release answers differently
+on different CPUs; known-discrepancy entries match on it.
 """
 
 from __future__ import annotations
