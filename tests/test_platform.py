@@ -103,3 +103,40 @@ def test_torch_path_is_pytorchs_own_backend_choice(monkeypatch) -> None:
     assert TorchFunctional().path(case) in ("mkldnn", "native (SlowTranspose2d)")
     monkeypatch.setenv("TCONV_TORCH_MKLDNN", "0")
     assert TorchFunctional().path(case).startswith("native")
+
+
+_PATH_PROBE = """
+import sys, numpy as np
+from harness.casefile import case_from_mapping
+from adapters.tensorflow_nn import ADAPTERS
+import yaml
+case = case_from_mapping({"id": "p", "dtype": "float16", "padding": yaml.safe_load(sys.argv[1]), "stride": 2,
+                          "input": {"shape": [1, 128, 5, 5], "seed": 7, "distribution": "uniform", "low": 0, "high": 1},
+                          "kernel": {"shape": [128, 2, 3, 3], "seed": 8, "distribution": "uniform", "low": 0, "high": 1}})
+np.save(sys.argv[2], ADAPTERS[0].run(case).astype(np.float32))
+print(ADAPTERS[0].path(case))
+"""
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("padding", ["valid", "1"])
+def test_tensorflow_path_label_is_true(tmp_path, padding) -> None:
+    """The `path` label is checked against what ran: a row labelled `eigen` gives bit for bit
+    what TensorFlow gives with oneDNN off; one labelled `onednn` does not (positive float16 data
+    with 128 channels, where Eigen's float16 sums differ)."""
+    pytest.importorskip("tensorflow")
+    import os
+
+    import numpy as np
+
+    arg = padding if padding == "valid" else "[[1, 1], [1, 1]]"
+    env = dict(os.environ)
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    here = subprocess.run([sys.executable, "-c", _PATH_PROBE, arg, str(tmp_path / "here.npy")], capture_output=True,
+                          text=True, cwd=REPO, timeout=300, env=env)
+    eigen = subprocess.run([sys.executable, "-c", _PATH_PROBE, arg, str(tmp_path / "eigen.npy")], capture_output=True,
+                           text=True, cwd=REPO, timeout=300, env={**env, "TF_ENABLE_ONEDNN_OPTS": "0"})
+    path = here.stdout.strip().splitlines()[-1]
+    assert eigen.stdout.strip().splitlines()[-1] == "eigen", eigen.stderr[-500:]
+    same = np.array_equal(np.load(tmp_path / "here.npy"), np.load(tmp_path / "eigen.npy"))
+    assert same == (path == "eigen"), f"path {path!r} but results {'equal' if same else 'differ'} to Eigen's"
