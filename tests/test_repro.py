@@ -17,17 +17,23 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from adapters.base import framework_installed
+from harness import machine
 from harness.environment import installed_version
 from tests.conftest import REPO
 
 SCRIPTS = sorted(p for p in (REPO / "cases" / "repro").glob("*.py") if not p.name.startswith("_"))
-HEADER = re.compile(r"^# tconv-repro: framework=(\w+) versions=(\S*)$")
+HEADER = re.compile(r"^# tconv-repro: framework=(\w+) versions=(\S*)(?: requires=(\w+))?$")
 
 
 def _header(path):
     match = HEADER.match(path.read_text(encoding="utf-8").splitlines()[0])
     assert match, f"{path.name} lacks its '# tconv-repro: framework=... versions=...' first line"
     return match.group(1), match.group(2)
+
+
+def _requires(path) -> str | None:
+    """A CPU feature (cpuinfo name) the reproducer needs, from its `requires=` header field."""
+    return HEADER.match(path.read_text(encoding="utf-8").splitlines()[0]).group(3)
 
 
 def _param(path):
@@ -47,5 +53,8 @@ def test_reproducer_still_reproduces(path) -> None:
     version = installed_version(framework) or "0"
     if versions and Version(version) not in SpecifierSet(versions):
         pytest.skip(f"{framework} {version} is outside {versions}")
+    feature = _requires(path)
+    if feature and not machine.has(feature):
+        pytest.skip(f"needs a CPU with {feature}")
     done = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 1, f"no longer reproduces on {framework} {version}:\n{done.stdout}\n{done.stderr[-2000:]}"

@@ -1,4 +1,4 @@
-# tconv-repro: framework=jax versions=>=0.4.31,<0.7.2
+# tconv-repro: framework=jax versions=>=0.4.31,<0.7.2 requires=avx512_fp16
 """JAX on the CPU: jax/jaxlib 0.4.31 to 0.7.1 sum float16 convolutions in float16.
 
 tconv's case dtypes.yaml::float16-overflow: a float16 transposed convolution (stride 2, padding
