@@ -222,8 +222,7 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case) -> Verdict:
     if structural is not None and structural.shape == a.shape:
         nan_at_holes = np.isnan(a) & ~np.isnan(expected) & structural
         if nan_at_holes.any():
-            accept(nan_at_holes, "")
-            notes.pop()
+            expected[nan_at_holes] = a[nan_at_holes]  # set aside, to see whether anything else is wrong
             rest = judge(actual, expected, tol, dtype=case.dtype)
             if rest.passed:
                 where = ", ".join(map(str, np.argwhere(nan_at_holes)[0]))
