@@ -67,14 +67,8 @@ def mkldnn_setting() -> Iterator[None]:
         return
     with warnings.catch_warnings():  # flags() warns about TF32 on Intel GPUs, which tconv never uses
         warnings.filterwarnings("ignore", message="TF32 acceleration")
-        context = _torch().backends.mkldnn.flags(enabled=False)
-        context.__enter__()
-    try:
-        yield
-    finally:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="TF32 acceleration")
-            context.__exit__(None, None, None)
+        with _torch().backends.mkldnn.flags(enabled=False):
+            yield
 
 
 # `torch._C._ConvBackend` values the Python binding leaves unnamed (its enum lists them as ???).

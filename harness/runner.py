@@ -139,9 +139,9 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
                    message=f"cannot import {adapter.framework}: {type(error).__name__}: {error}",
                    params=case.describe())
     row = Row(case.file, case.id, adapter.name, adapter.framework, version, "pass", params=case.describe())
-    sent = _safely(adapter.sent, case, {})
+    sent = _safely(adapter.sent, case, lambda error: {"description_failed": str(error)})
     row.sent = "; ".join(f"{k}={v}" for k, v in sent.items())
-    row.path = _safely(adapter.path, case, "")
+    row.path = _safely(adapter.path, case, lambda error: f"unknown ({error})")
     reference = cached_reference(case)
     row.expected_shape = _shape(reference.rounded)
     reason = adapter.supports(case)
@@ -166,7 +166,7 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
         if verdict.notes:
             accepted = "accepted: " + "; ".join(verdict.notes)
             row.message = f"{row.message} [{accepted}]" if row.message else accepted
-        note = _translation(adapter, case)
+        note = _safely(adapter.translation, case, lambda error: f"(translation note failed: {error})")
         if note:
             row.message = f"{row.message} [translated: {note}]" if row.message else f"translated: {note}"
         if row.status == "fail":
@@ -207,20 +207,12 @@ def matching_params(row: Row, sent: dict[str, str]) -> dict[str, str]:
     return {**machine.facts(), **row.params, **{f"sent_{k}": str(v) for k, v in sent.items()}, "path": row.path}
 
 
-def _safely(method: Callable, case: Case, default):
-    """An adapter's description of a case; a slip in it must not lose the row."""
+def _safely(method: Callable, case: Case, on_error: Callable[[Exception], object]):
+    """An adapter's description of a case (sent, path, translation); a slip in it must not lose the row."""
     try:
         return method(case)
     except Exception as error:  # noqa: BLE001
-        return {"description_failed": str(error)} if isinstance(default, dict) else f"unknown ({error})"
-
-
-def _translation(adapter: Adapter, case: Case) -> str | None:
-    """The adapter's note on how it expressed the case; a slip in it must not lose the row."""
-    try:
-        return adapter.translation(case)
-    except Exception as error:  # noqa: BLE001
-        return f"(translation note failed: {error})"
+        return on_error(error)
 
 
 @dataclass
