@@ -5,13 +5,15 @@ no flip), so only the padding is translated:
 - explicit `[begin, end]` crops are `pads`; `output_padding` is the attribute of that name;
 - `valid` is `auto_pad=VALID`; `same`/`same_upper` and `same_lower` are `auto_pad=SAME_UPPER` and
   `SAME_LOWER` (the spec's split of the total padding, odd extra at the end or the start);
-- TF-style `output_shape` with `same` is `output_shape` with `auto_pad=SAME_UPPER`; with `valid`
-  it is `pads` plus `output_padding` (NOTSET with `output_shape` would split the padding).
+- ONNX's own `output_shape` (no padding: NOTSET; `same_upper`/`same_lower`) is sent as is, with
+  `output_padding`; TF-style `output_shape` with `same` is `output_shape` with
+  `auto_pad=SAME_UPPER`; with `valid`, and PyTorch's `output_size` form (an integer padding), it is
+  `pads` plus `output_padding` (NOTSET with `output_shape` would split the padding).
 The attributes are checked against the spec's output formula (`onnx_span`) before the model is
-built, except where that formula has a negative total padding (stride beyond the dilated kernel
-with SAME_*): there the spec says only that the output is `in * stride` long, runtimes disagree
-on where the extra zeros go, and the canonical answer (zeros at the end, as TensorFlow, Keras and
-JAX give) is what the row is judged against.
+built. Where that formula has a negative total padding (a stride beyond the dilated kernel with
+SAME_*, an `output_shape` past the full result) the spec says only how long the output is; ONNX's
+own `test_convtranspose_output_shape` and ONNX Runtime put the missing zeros at the end, as
+TensorFlow, Keras and JAX do, and so does the canonical answer the row is judged against.
 """
 
 from __future__ import annotations
@@ -39,7 +41,6 @@ def convtranspose_attributes(case: Case) -> dict[str, Any]:
     attrs: dict[str, Any] = {"strides": list(case.stride), "dilations": list(case.dilation), "group": case.groups,
                              "kernel_shape": list(case.kernel_size)}
     word = case.padding_word
-    totals = [f + op - w.length for f, op, w in zip(fulls, case.output_padding, wants)]
     if case.output_shape is None and word == "valid":
         attrs.update(auto_pad="VALID", output_padding=list(case.output_padding))
     elif case.output_shape is None and word in ("same", "same_upper", "same_lower"):
@@ -47,10 +48,14 @@ def convtranspose_attributes(case: Case) -> dict[str, Any]:
                      output_padding=list(case.output_padding))
     elif case.output_shape is not None and word == "same":
         attrs.update(auto_pad="SAME_UPPER", output_shape=list(case.output_shape))
+    elif case.output_shape is not None and case.output_shape_form == "onnx":  # ONNX's own output_shape
+        if word is not None:
+            attrs["auto_pad"] = word.upper()
+        attrs.update(output_shape=list(case.output_shape), output_padding=list(case.output_padding))
     elif case.output_shape is None and word is None:  # ONNX's own form: pads and output_padding as given
         pairs = [tuple(p) for p in case.padding]
         attrs.update(pads=[b for b, _ in pairs] + [e for _, e in pairs], output_padding=list(case.output_padding))
-    else:  # output_shape with valid: the window as pads plus an output_padding that zero-extends
+    else:  # TF's valid or PyTorch's output_size: the window as pads plus an output_padding that zero-extends
         begins, ends, extra = [], [], []
         for f, w in zip(fulls, wants):
             begins.append(w.start)
@@ -64,7 +69,7 @@ def convtranspose_attributes(case: Case) -> dict[str, Any]:
                   output_shape=attrs["output_shape"][i] if "output_shape" in attrs else None)
         for i, (n, k, s, d) in enumerate(dims)
     ]
-    if min(totals) >= 0 and spans != list(wants):  # the spec's formula must give the canonical window
+    if spans != list(wants):  # the spec's formula must give the canonical window
         raise AssertionError(f"ONNX attributes {attrs} give {spans}, not {list(wants)}")
     return attrs
 
@@ -123,10 +128,10 @@ class OnnxModelAdapter(Adapter):
         return shown
 
     def translation(self, case: Case) -> str | None:
-        if case.output_shape is not None and case.padding_word == "valid":
+        if case.output_shape is not None and "pads" in convtranspose_attributes(case):
             attrs = convtranspose_attributes(case)
             return (f"ONNX's output_shape splits the padding its own way, so output_shape {list(case.output_shape)} "
-                    f"with valid runs as pads={attrs['pads']}, output_padding={attrs['output_padding']}")
+                    f"with padding {case.padding_label} runs as pads={attrs['pads']}, output_padding={attrs['output_padding']}")
         return None
 
     @cache  # noqa: B019 - adapters are module-level singletons

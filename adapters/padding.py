@@ -48,8 +48,7 @@ def canonical_span(
     """The contract's output window for one dim (the adapters' own reading of it)."""
     full = full_size(size, kernel, stride, dilation)
     if output_shape is not None:
-        start = max(full - output_shape, 0) // 2 if padding == "same" else 0
-        return Span(start, output_shape)
+        return Span(_output_shape_start(full, output_shape, padding, output_padding), output_shape)
     if isinstance(padding, str):
         if padding == "valid":
             return Span(0, full + output_padding)
@@ -58,6 +57,22 @@ def canonical_span(
         return Span(start, size * stride)
     begin, end = padding  # type: ignore[misc]
     return Span(begin, full + output_padding - begin - end)
+
+
+def _output_shape_start(full: int, output_shape: int, padding: object, output_padding: int) -> int:
+    """The contract's three `output_shape` rules: TensorFlow (`valid`, `same`), ONNX (`same_upper`,
+    `same_lower`, no padding), PyTorch's `output_size=` (a symmetric integer padding)."""
+    if padding == "valid":
+        return 0
+    if padding == "same":
+        return max(full - output_shape, 0) // 2
+    if padding in ("same_upper", "same_lower", (0, 0)):
+        excess = max(full + output_padding - output_shape, 0)
+        return excess // 2 if padding == "same_upper" else (excess + 1) // 2
+    begin, end = padding  # type: ignore[misc]
+    if begin != end:
+        raise ValueError(f"output_shape with the padding pair {padding}")
+    return begin
 
 
 def full_sizes(case: object) -> list[int]:
@@ -124,7 +139,9 @@ def onnx_span(size: int, kernel: int, stride: int, dilation: int, *, pads: tuple
         return Span(pads[0], full + output_padding - pads[0] - pads[1])
     out = size * stride if output_shape is None else output_shape
     total = full + output_padding - out
-    half = int(total / 2)  # the spec's C-style division truncates toward zero
+    if total < 0:  # nothing to crop: the missing positions are zeros at the end (test_convtranspose_output_shape)
+        return Span(0, out)
+    half = total // 2
     return Span(half if auto_pad == "SAME_UPPER" else total - half, out)
 
 
@@ -215,7 +232,8 @@ def torch_plan(size: int, kernel: int, stride: int, dilation: int, want: Span) -
 
     Native when the span is PyTorch-shaped (symmetric crop, extra positions < max(stride,
     dilation) at the end); otherwise the largest symmetric crop inside the wanted one, and the
-    adapter crops the rest of PyTorch's output.
+    adapter crops the rest of PyTorch's output (or appends the zeros past the full result that
+    no output_padding PyTorch accepts reaches).
     """
     full = full_size(size, kernel, stride, dilation)
     limit = max(stride, dilation)
@@ -223,7 +241,7 @@ def torch_plan(size: int, kernel: int, stride: int, dilation: int, want: Span) -
     if 0 <= native_extra < limit:
         return want.start, native_extra, torch_span(size, kernel, stride, dilation, want.start, native_extra)
     padding = max(0, min(want.start, full - want.stop))
-    extra = max(0, want.stop - (full - padding))
+    extra = min(max(0, want.stop - (full - padding)), limit - 1)  # past that: zeros the adapter appends
     return padding, extra, torch_span(size, kernel, stride, dilation, padding, extra)
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from adapters.base import Adapter, import_framework
-from adapters.padding import canonical_spans, describe_reslice, to_canonical_window, torch_plan
+from adapters.padding import canonical_spans, describe_reslice, needs_extension, to_canonical_window, torch_plan
 from harness import machine
 from harness.case import Case
 
@@ -54,7 +54,8 @@ def _plans(case: Case):
 
 
 def _crop(y: np.ndarray, case: Case, plans) -> np.ndarray:
-    """Crop what PyTorch's symmetric padding could not (never extends: the plan covers)."""
+    """Crop what PyTorch's symmetric padding could not, or append the zeros past its output
+    (only without a bias: `supports` refuses the rest)."""
     return to_canonical_window(y, [p[2] for p in plans], case)
 
 
@@ -94,6 +95,13 @@ def conv_backend(case: Case) -> str:
 class _Torch(Adapter):
     framework = "torch"
 
+    def supports(self, case: Case) -> str | None:
+        plans, wants = _plans(case)
+        if case.bias is not None and needs_extension([p[2] for p in plans], wants):
+            return ("the window runs further past the full result than an output_padding PyTorch accepts "
+                    "(< max(stride, dilation)) reaches, and PyTorch would add the bias to the zeros there")
+        return None
+
     def sent(self, case: Case) -> dict[str, str]:
         plans, _ = _plans(case)
         return {"padding": str(tuple(p[0] for p in plans)), "output_padding": str(tuple(p[1] for p in plans))}
@@ -127,14 +135,26 @@ class TorchFunctional(_Torch):
         return _crop(_to_numpy(y), case, plans)
 
 
+def _output_size_fits(case: Case, plans) -> bool:
+    """Whether the module takes an `output_shape` case's size as `output_size=`: PyTorch accepts
+    sizes up to `stride - 1` past its minimum (an output_padding reaching the dilation is not one)."""
+    return case.output_shape is not None and all(p[1] < s for p, s in zip(plans, case.stride))
+
+
 class TorchModule(_Torch):
     name = "torch.module"
+
+    def sent(self, case: Case) -> dict[str, str]:
+        plans, _ = _plans(case)
+        if not _output_size_fits(case, plans):
+            return super().sent(case)
+        return {"padding": str(tuple(p[0] for p in plans)), "output_size": str(tuple(p[2].length for p in plans))}
 
     def run(self, case: Case) -> np.ndarray:
         torch = _torch()
         plans, _ = _plans(case)
         module_class = {1: torch.nn.ConvTranspose1d, 2: torch.nn.ConvTranspose2d, 3: torch.nn.ConvTranspose3d}[case.rank]
-        use_output_size = case.output_shape is not None
+        use_output_size = _output_size_fits(case, plans)
         with warnings.catch_warnings():  # an empty weight (C_in or C_out 0) warns that init is a no-op
             warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
             module = module_class(

@@ -3,8 +3,8 @@
 Each rule names the field a user would edit to fix it. The rules are the contract's: ranks agree
 (input, kernel, per-dimension lists, expected), kernel C_in is the input's, `groups` divides both
 channel counts, `output_padding` stays below `max(stride, dilation)` (PyTorch's rule), the output
-is at least one position long, a `bias` has C_out values, `output_shape` is one the forward
-convolution maps back to the input and goes with `valid` or `same` only.
+is at least one position long, a `bias` has C_out values, `output_shape` is one its padding's
+rule accepts (`harness.geometry.output_shape_problem`: TensorFlow's, ONNX's or PyTorch's).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from harness.case import Case
 from harness.dtypes import round_to
 from harness.generate import generate
-from harness.geometry import full_length, output_shape_is_consistent, output_window
+from harness.geometry import full_length, output_shape_problem, output_window
 from harness.schema import GeneratedArray, RawCase
 
 PER_DIM_FIELDS = ("stride", "dilation", "output_padding", "output_shape", "input_size", "kernel_size")
@@ -168,16 +168,11 @@ def build_case(raw: RawCase, file: str) -> Case:
         if op >= max(s, d):
             raise CaseError("output_padding", f"{op} in dim {dim} is not below max(stride, dilation) = {max(s, d)}")
     if output_shape is not None:
-        if padding[0] not in ("valid", "same"):
-            raise CaseError("output_shape", f"goes with padding 'valid' or 'same' only, not {raw.padding!r}")
-        if any(output_padding):
-            raise CaseError("output_shape", "goes without output_padding (the size is given outright)")
         for dim, (o, n, k, s, d) in enumerate(zip(output_shape, x.shape[2:], w.shape[2:], stride, dilation)):
-            if not output_shape_is_consistent(o, n, k, stride=s, dilation=d, padding=padding[0]):
-                raise CaseError(
-                    "output_shape",
-                    f"{o} in dim {dim}: the forward conv ({padding[0]}, stride {s}) maps it to another size than {n}",
-                )
+            problem = output_shape_problem(o, n, k, stride=s, dilation=d, padding=padding[dim],
+                                           output_padding=output_padding[dim])
+            if problem is not None:
+                raise CaseError("output_shape", f"in dim {dim}: {problem}")
     for dim in range(rank):
         n, k, s, d = x.shape[2 + dim], w.shape[2 + dim], stride[dim], dilation[dim]
         window = output_window(

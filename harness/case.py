@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.geometry import DimPadding, full_length, output_window
+from harness.geometry import DimPadding, full_length, output_shape_form, output_window
 
 
 def _fmt_seq(values: tuple[int, ...]) -> str:
@@ -121,6 +121,14 @@ class Case:
                                              self.output_padding, sizes)
         )
 
+    @property
+    def output_shape_form(self) -> str:
+        """Whose `output_shape` rule the case follows (`tensorflow`, `onnx`, `pytorch`; several
+        joined by `+` when dims differ), or "" without output_shape."""
+        if self.output_shape is None:
+            return ""
+        return "+".join(dict.fromkeys(output_shape_form(p) for p in self.padding))
+
     def oracle_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `harness.oracle.conv_transpose` for this case."""
         padding: Any = self.padding_word or [list(p) for p in self.padding]
@@ -149,6 +157,7 @@ class Case:
             "groups": str(self.groups),
             "bias": "yes" if self.bias is not None else "no",
             "output_shape": "" if self.output_shape is None else _fmt_seq(self.output_shape),
+            "output_shape_form": self.output_shape_form,
             "output_padding_beyond_stride": "yes" if self.output_padding_beyond_stride else "no",
             "zero_extended": "yes" if self.zero_extended else "no",
             "negative_same_padding": "yes" if self.negative_same_padding else "no",

@@ -63,12 +63,8 @@ def output_window(
     """The canonical window of one spatial dimension (see the contract's semantics)."""
     full = full_length(input_size, kernel_size, stride, dilation)
     if output_shape is not None:
-        if padding == "same":
-            # TensorFlow: the forward conv's SAME padding, its smaller half before.
-            return Window(max(full - output_shape, 0) // 2, output_shape)
-        if padding == "valid":
-            return Window(0, output_shape)
-        raise ValueError(f"output_shape goes with padding 'valid' or 'same', not {padding!r}")
+        return Window(output_shape_start(full, output_shape, padding=padding, output_padding=output_padding),
+                      output_shape)
     extended = full + output_padding
     if padding == "valid":
         return Window(0, extended)
@@ -82,13 +78,83 @@ def output_window(
     return Window(begin, extended - begin - end)
 
 
+def output_shape_form(padding: DimPadding) -> str:
+    """Whose `output_shape` rule a padding selects: TensorFlow's (`valid`, `same`), ONNX's
+    (`same_upper`, `same_lower`, or no padding: auto_pad NOTSET) or PyTorch's `output_size=`
+    (a symmetric integer padding above 0). Asymmetric pairs have none: ONNX ignores `pads` when
+    `output_shape` is given, so a pair there would say two things at once."""
+    if padding in ("valid", "same"):
+        return "tensorflow"
+    if padding in ("same_upper", "same_lower", (0, 0)):
+        return "onnx"
+    if isinstance(padding, tuple) and padding[0] == padding[1]:
+        return "pytorch"
+    return "none"
+
+
+def output_shape_start(full: int, output_shape: int, *, padding: DimPadding, output_padding: int = 0) -> int:
+    """Where an `output_shape` window starts on the zero-extended full result.
+
+    TensorFlow (`same`): the forward conv's SAME padding, its smaller half before; `valid`: 0.
+    ONNX: `total = full + output_padding - output_shape`, `same_upper` crops `total // 2` first,
+    NOTSET and `same_lower` crop `total - total // 2` first; a negative total crops nothing and
+    the zeros go at the end (ONNX's own `test_convtranspose_output_shape`, ONNX Runtime).
+    PyTorch (`padding: p`): `p` first, the rest is its implied output_padding at the end.
+    """
+    form = output_shape_form(padding)
+    if form == "tensorflow":
+        return max(full - output_shape, 0) // 2 if padding == "same" else 0
+    if form == "onnx":
+        total = full + output_padding - output_shape
+        if total <= 0:
+            return 0
+        return total // 2 if padding == "same_upper" else total - total // 2
+    if form == "pytorch":
+        return padding[0]  # type: ignore[index]
+    raise ValueError(f"output_shape does not go with the padding pair {list(padding)}")
+
+
+def output_shape_problem(
+    output_size: int, input_size: int, kernel_size: int, *, stride: int, dilation: int, padding: DimPadding,
+    output_padding: int = 0,
+) -> str | None:
+    """Why `output_size` is not a valid `output_shape` under its padding's rule, or None.
+
+    TensorFlow: the forward convolution must map it back to the input size, without
+    output_padding. PyTorch: `output_size` lies in `[min, min + stride - 1]`, `min` the size with
+    output_padding 0, and replaces output_padding. ONNX: any size of at least one position.
+    """
+    form = output_shape_form(padding)
+    if output_size < 1:
+        return f"{output_size} is not a size"
+    if form == "none":
+        return (f"does not go with the padding pair {list(padding)} (ONNX ignores pads when output_shape is "
+                "given): leave padding out for ONNX's NOTSET rule, or write same_upper/same_lower")
+    if form == "tensorflow":
+        if output_padding:
+            return "goes without output_padding with valid/same (TensorFlow gives the size outright)"
+        if padding == "same":
+            back = -(-output_size // stride)
+        else:
+            span = output_size - dilation * (kernel_size - 1)
+            back = -(-span // stride) if span >= 1 else 0
+        if back != input_size:
+            return (f"{output_size}: the forward conv ({padding}, stride {stride}) maps it to {back}, not the "
+                    f"input size {input_size} (TensorFlow's rule)")
+        return None
+    if form == "pytorch":
+        if output_padding:
+            return "goes without output_padding with an integer padding (PyTorch's output_size replaces it)"
+        low = full_length(input_size, kernel_size, stride, dilation) - 2 * padding[0]  # type: ignore[index]
+        if not low <= output_size <= low + stride - 1:
+            return (f"{output_size} with padding {padding[0]}: PyTorch's output_size must lie in "  # type: ignore[index]
+                    f"[{low}, {low + stride - 1}]")
+    return None
+
+
 def output_shape_is_consistent(
     output_size: int, input_size: int, kernel_size: int, *, stride: int, dilation: int, padding: str
 ) -> bool:
     """Whether the forward convolution maps `output_size` back to `input_size` (TensorFlow's check)."""
-    if output_size < 1:
-        return False
-    if padding == "same":
-        return -(-output_size // stride) == input_size
-    span = output_size - dilation * (kernel_size - 1)
-    return span >= 1 and -(-span // stride) == input_size
+    return output_shape_problem(output_size, input_size, kernel_size, stride=stride, dilation=dilation,
+                                padding=padding) is None
