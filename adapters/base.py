@@ -39,8 +39,10 @@ FRAMEWORK_MODULES = {
 
 @cache
 def framework_installed(framework: str) -> bool:
-    """Whether the framework can be imported here (checked without importing it)."""
-    return importlib.util.find_spec(FRAMEWORK_MODULES[framework]) is not None
+    """Whether the framework can be imported here (checked without importing it); a plugin's
+    own framework is there when its adapter is."""
+    module = FRAMEWORK_MODULES.get(framework)
+    return module is None or importlib.util.find_spec(module) is not None
 
 
 # Set before a framework's first import: quiet TensorFlow's C++ logging, Keras on TensorFlow.

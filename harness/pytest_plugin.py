@@ -1,0 +1,269 @@
+"""The pytest plugin: any folder of case files as a case x adapter test matrix.
+
+    pytest --tconv my_cases/ -n auto --tconv-report reports/mine
+
+collects every case of every YAML file under the given paths, once per adapter (and once for the
+oracle where a case has golden `expected` data), with ids from the data:
+`layers.yaml::unet-up[torch.functional]`. Items carry the framework as a marker (`-m torch`,
+`-m "not tensorflow"`), so `-k`/`-m` select, and an `xdist_group` per framework, so
+`-n auto --dist loadgroup` keeps each framework's imports in one worker. The row of each item
+comes from the one runner (`harness.runner.adapter_row`): `unsupported` is a skip with what the
+framework lacks, a known discrepancy an xfail, a failure's message the row's bug report. With
+`--tconv-report DIR` the run's rows (gathered from the xdist workers) become the usual
+report.csv/json/html at the end.
+
+A project lists its case folders once in its ini file (`tconv_paths = cases`); they are then
+collected whenever pytest runs on its default paths (`testpaths` or the current folder), and
+left alone when the command line names other paths. This project's own conformance matrix is
+this plugin over `cases/`.
+
+The module imports nothing heavy at import time: it is loaded in every pytest run of an
+environment where tconv is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROW_PROPERTY = "tconv_row"
+CASE_SUFFIXES = (".yaml", ".yml")
+_STATE = pytest.StashKey["_Session"]()
+
+
+class _Session:
+    """What one pytest process knows about the tconv run: roots, adapters, table, rows."""
+
+    def __init__(self, config: pytest.Config, roots: list[Path]) -> None:
+        from adapters import load_plugin, select_adapters, unknown_frameworks
+        from harness.discrepancies import DEFAULT_TABLE, load_discrepancies
+
+        option = config.option
+        frameworks = tuple(f.strip() for f in option.tconv_frameworks.split(",") if f.strip()) \
+            if option.tconv_frameworks else None
+        plugins = [a for path in option.tconv_plugin for a in load_plugin(path)]
+        unknown = unknown_frameworks(frameworks or (), plugins)
+        if unknown:
+            raise pytest.UsageError(f"--tconv-frameworks: unknown framework(s) {', '.join(unknown)}")
+        self.roots = roots
+        self.adapters = list(select_adapters(frameworks=frameworks, names=option.tconv_adapters, plugins=plugins))
+        if not self.adapters:
+            raise pytest.UsageError(f"--tconv-frameworks/--tconv-adapters select no adapter "
+                                    f"({option.tconv_frameworks or 'all'}, {option.tconv_adapters}); "
+                                    "`tconv adapters` lists them")
+        known = option.tconv_known or config.getini("tconv_known") or DEFAULT_TABLE
+        if not Path(known).is_file():
+            raise pytest.UsageError(f"--tconv-known: no such file: {known}")
+        try:
+            self.known = load_discrepancies(known)
+        except ValueError as error:
+            raise pytest.UsageError(f"--tconv-known: {error}") from None
+        self.rows: list[dict[str, Any]] = []
+
+    def covers(self, path: Path) -> bool:
+        from harness.casefile import NOT_CASE_FILES
+
+        if path.suffix not in CASE_SUFFIXES or path.name in NOT_CASE_FILES:
+            return False
+        path = path.resolve()
+        return any(path == root or root in path.parents for root in self.roots)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("tconv", "tconv: transposed-convolution conformance cases")
+    group.addoption("--tconv", nargs="+", action="extend", default=[], metavar="PATH",
+                    help="collect the case files in these files or folders as a case x adapter test matrix "
+                         "(only them, unless other paths are given too)")
+    group.addoption("--tconv-frameworks", default=None, metavar="LIST",
+                    help="comma-separated frameworks whose adapters run (default: all; a missing one skips)")
+    group.addoption("--tconv-adapters", default="*", metavar="GLOB[,GLOB]",
+                    help="only adapters whose name matches one of the globs (default: all)")
+    group.addoption("--tconv-known", default=None, metavar="FILE",
+                    help="known-discrepancy table (default: the ini's tconv_known, else tconv's own table)")
+    group.addoption("--tconv-plugin", action="append", default=[], metavar="FILE.py",
+                    help="also run the ADAPTERS defined in this file; repeatable")
+    group.addoption("--tconv-report", default=None, metavar="DIR",
+                    help="write the run's report.csv, report.json and report.html into DIR at the end")
+    parser.addini("tconv_paths", type="paths", default=[],
+                  help="case files or folders collected whenever pytest runs on its default paths")
+    parser.addini("tconv_known", default="", help="known-discrepancy table for the tconv items")
+
+
+def _roots(config: pytest.Config) -> list[Path]:
+    """The case paths of this run (resolved); `config.args` extended so pytest collects them.
+
+    `--tconv PATH...` collects those (only them when no other path is given); the ini's
+    `tconv_paths` are added when pytest runs on its default paths, and otherwise still let
+    `pytest cases/seeds.yaml` collect a case file named on the command line.
+    """
+    given = [Path(p) for p in config.option.tconv]
+    explicit_args = config.args_source == pytest.Config.ArgsSource.ARGS
+    for path in given:
+        if not path.exists():
+            raise pytest.UsageError(f"--tconv: no such file or folder: {path}")
+    if given and not explicit_args:
+        config.args[:] = []
+    roots = given or [Path(p) for p in config.getini("tconv_paths") if Path(p).exists()]
+    if given or not explicit_args:
+        present = {Path(a.split("::")[0]).resolve() for a in config.args}
+        config.args.extend(str(p) for p in roots if p.resolve() not in present)
+    return [p.resolve() for p in roots]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    roots = _roots(config)
+    if not roots:
+        return
+    from adapters import FRAMEWORKS
+
+    state = _Session(config, roots)
+    config.stash[_STATE] = state
+    config.pluginmanager.register(_Reporter(state), "tconv-reporter")
+    for framework in dict.fromkeys([*FRAMEWORKS, *(a.framework for a in state.adapters)]):
+        config.addinivalue_line("markers", f"{framework}: tconv items run by {framework}'s adapters")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    state = parent.config.stash.get(_STATE, None)
+    if state is not None and state.covers(file_path):
+        return CaseFile.from_parent(parent, path=file_path)
+    return None
+
+
+class CaseFile(pytest.File):
+    """One case file: an item per case and adapter, plus the oracle's where there is golden data."""
+
+    def collect(self):
+        from harness.casefile import CaseFileError, load_cases
+
+        state = self.config.stash[_STATE]
+        grouped = self.config.pluginmanager.hasplugin("xdist")
+        try:
+            cases = load_cases([self.path])
+        except CaseFileError as error:
+            raise self.CollectError(str(error)) from None
+        for case in cases:
+            if case.expected is not None or case.expected_shape is not None:
+                item = CaseItem.from_parent(self, name=f"{case.id}[oracle]", case=case, adapter=None)
+                item.add_marker(pytest.mark.numpy)
+                yield item
+            for adapter in state.adapters:
+                item = CaseItem.from_parent(self, name=f"{case.id}[{adapter.name}]", case=case, adapter=adapter)
+                item.add_marker(getattr(pytest.mark, adapter.framework))
+                if grouped:  # `--dist loadgroup` keeps a framework's imports in one worker
+                    item.add_marker(pytest.mark.xdist_group(adapter.framework))
+                yield item
+
+
+class RowFailure(Exception):
+    """A `fail` or `error` row; its text is the row's bug report."""
+
+
+class CaseItem(pytest.Item):
+    """One case on one adapter (or the oracle against the case's golden data)."""
+
+    def __init__(self, *, case: Any, adapter: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case, self.adapter = case, adapter
+
+    def runtest(self) -> None:
+        from adapters.base import framework_installed
+        from harness.runner import adapter_row, oracle_row
+
+        if self.adapter is None:
+            row = oracle_row(self.case)
+        else:
+            if not framework_installed(self.adapter.framework):
+                pytest.skip(f"{self.adapter.framework} is not installed")
+            with warnings.catch_warnings():  # the frameworks' own deprecation notices are not findings
+                warnings.simplefilter("ignore", DeprecationWarning)
+                row = adapter_row(self.case, self.adapter, discrepancies=self.config.stash[_STATE].known)
+        self.user_properties.append((ROW_PROPERTY, _encode(row)))
+        if row.status == "unsupported":
+            pytest.skip(f"unsupported: {row.message}")
+        if row.status == "xfail":
+            pytest.xfail(f"known discrepancy: {row.known_issue} | {row.message}")
+        if row.status not in ("pass", "xpass"):
+            raise RowFailure(row.bug_report())
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, RowFailure):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)  # type: ignore[arg-type]
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.case.full_id}[{'oracle' if self.adapter is None else self.adapter.name}]"
+
+
+def _encode(row: Any) -> str:
+    """A row as JSON text: it travels from an xdist worker in the test report's user_properties."""
+    data = {f.name: getattr(row, f.name) for f in fields(row)}
+    return json.dumps(data, default=str)
+
+
+def _decode(text: str) -> Any:
+    from harness.runner import Row
+
+    return Row(**json.loads(text))
+
+
+class _Reporter:
+    """Gathers the rows on the process that writes the report (the xdist controller, or the
+    only process) and writes it at the end; registered only when tconv items are collected."""
+
+    def __init__(self, state: _Session) -> None:
+        self.state = state
+        self.encoded: list[str] = []
+        self.written: dict[str, Path] = {}
+
+    def rows(self) -> list[Any]:
+        return [_decode(text) for text in self.encoded]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.encoded += [value for name, value in report.user_properties if name == ROW_PROPERTY]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        config = session.config
+        if hasattr(config, "workerinput") or not config.option.tconv_report:
+            return
+        from harness.environment import environment
+        from harness.report import write_reports
+
+        rows = self.rows()
+        summary = {"counts": _counts(rows), "warnings": [f"stale known-discrepancy entry: {s}" for s in _stale(rows)],
+                   "cases": len({(r.case_file, r.case_id) for r in rows}), "adapters": sorted({r.adapter for r in rows})}
+        self.written = write_reports(Path(config.option.tconv_report), rows,
+                                     environment(["pytest", *config.invocation_params.args]), summary=summary)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.encoded:
+            return
+        rows = self.rows()
+        for label in _stale(rows):
+            terminalreporter.write_line(f"tconv: stale known-discrepancy entry (every row it labels passed): {label}")
+        if self.written:
+            counts = ", ".join(f"{n} {s}" for s, n in sorted(_counts(rows).items()))
+            where = self.written.get("html", self.written["csv"])
+            terminalreporter.write_line(f"tconv: {len(rows)} rows ({counts}); report: {where}")
+
+
+def _counts(rows: list[Any]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    return counts
+
+
+def _stale(rows: list[Any]) -> list[str]:
+    """Entries whose every labelled row passed (xpass): the discrepancy is gone on this run."""
+    labels: dict[str, set[str]] = {}
+    for row in rows:
+        if row.known_issue:
+            labels.setdefault(row.known_issue, set()).add(row.status)
+    return sorted(label for label, statuses in labels.items() if statuses == {"xpass"})

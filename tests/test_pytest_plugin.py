@@ -1,0 +1,154 @@
+"""The pytest plugin (`harness/pytest_plugin.py`) on a user's own case folder, run as a user runs
+it: `python -m pytest --tconv FOLDER` in a fresh process, from another directory.
+
+The case folder has one case file; a plugin adapter (`mine.flipped`, the oracle on the kernel
+rotated by 180 degrees) stands in for a user's broken implementation, so the failing items, their
+messages and the report can be checked without depending on a framework being wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO
+
+CASES = """\
+cases:
+  - id: unet-up
+    batch: 1
+    in_channels: 2
+    out_channels: 2
+    input_size: [3, 3]
+    kernel_size: 2
+    stride: 2
+  - id: wavegan
+    batch: 1
+    in_channels: 2
+    out_channels: 1
+    input_size: 6
+    kernel_size: 5
+    stride: 4
+    padding: 2
+    output_padding: 1
+  - id: golden
+    input: [[1, 2], [3, 4]]
+    kernel: [[1, 2], [3, 4]]
+    expected: [[1, 4, 4], [6, 20, 16], [9, 24, 16]]
+"""
+
+FLIPPED = """\
+import numpy as np
+
+from adapters.base import Adapter
+from harness.dtypes import numpy_dtype
+from harness.oracle import conv_transpose
+
+
+class Flipped(Adapter):
+    name = "mine.flipped"
+    framework = "mine"
+
+    def run(self, case):
+        w = case.kernel[(slice(None), slice(None)) + (slice(None, None, -1),) * case.rank]
+        return conv_transpose(case.input, w, **case.oracle_kwargs()).astype(numpy_dtype(case.dtype))
+
+
+ADAPTERS = (Flipped(),)
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "my_cases").mkdir()
+    (tmp_path / "my_cases" / "layers.yaml").write_text(CASES, encoding="utf-8")
+    (tmp_path / "flipped.py").write_text(FLIPPED, encoding="utf-8")
+    return tmp_path
+
+
+def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m pytest ARGS` in `folder`, tconv importable as when it is installed."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=folder, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_items_carry_ids_from_the_data(project: Path) -> None:
+    result = pytest_in(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy", "--collect-only", "-q")
+    ids = [line for line in result.stdout.splitlines() if "::" in line]
+    assert "my_cases/layers.yaml::unet-up[numpy.scatter]" in ids
+    assert "my_cases/layers.yaml::golden[oracle]" in ids
+    assert "my_cases/layers.yaml::wavegan[numpy.matrix]" in ids
+    assert not any("torch" in i for i in ids), "--tconv-frameworks numpy must leave other adapters out"
+    assert len(ids) == 3 * 3 + 1  # three cases x three NumPy formulations, plus the golden case's oracle
+
+
+def test_a_failing_item_reports_the_row_and_the_report_is_written(project: Path) -> None:
+    result = pytest_in(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy,mine",
+                       "--tconv-plugin", "flipped.py", "--tconv-report", "out", "-q")
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "FAILED my_cases/layers.yaml::unet-up[mine.flipped]" in result.stdout
+    assert "diagnosis: kernel rotated 180 degrees" in result.stdout  # the row's bug report, not a traceback
+    assert "Traceback" not in result.stdout
+    frame = pd.read_csv(project / "out" / "report.csv")
+    assert len(frame) == 3 * 4 + 1
+    assert set(frame[frame.adapter == "mine.flipped"].status) == {"fail"}
+    assert set(frame[frame.adapter != "mine.flipped"].status) == {"pass"}
+    assert (project / "out" / "report.html").exists()
+
+
+def test_markers_select_frameworks(project: Path) -> None:
+    result = pytest_in(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy,mine",
+                       "--tconv-plugin", "flipped.py", "-m", "not mine", "-q")
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "10 passed, 3 deselected" in result.stdout
+
+
+def test_xdist_workers_send_their_rows_to_the_report(project: Path) -> None:
+    pytest.importorskip("xdist")
+    result = pytest_in(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy", "-n", "2",
+                       "--tconv-report", "out", "-q")
+    assert result.returncode == 0, result.stdout[-2000:]
+    frame = pd.read_csv(project / "out" / "report.csv")
+    assert len(frame) == 10 and set(frame.status) == {"pass"}
+
+
+def test_the_ini_option_lists_case_folders_once(project: Path) -> None:
+    (project / "pytest.ini").write_text("[pytest]\ntconv_paths = my_cases\n", encoding="utf-8")
+    (project / "test_other.py").write_text("def test_other():\n    pass\n", encoding="utf-8")
+    everything = pytest_in(project, "--tconv-frameworks", "numpy", "-q")
+    assert everything.returncode == 0 and "11 passed" in everything.stdout, everything.stdout[-2000:]
+    only_other = pytest_in(project, "test_other.py", "--tconv-frameworks", "numpy", "-q")
+    assert "1 passed" in only_other.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--tconv", "missing_folder"], "no such file or folder: missing_folder"),
+    (["--tconv", "my_cases", "--tconv-known", "nope.yaml"], "--tconv-known: no such file"),
+    (["--tconv", "my_cases", "--tconv-frameworks", "numpyy"], "unknown framework(s) numpyy"),
+])
+def test_usage_mistakes_are_one_line(project: Path, args: list[str], words: str) -> None:
+    result = pytest_in(project, *args, "-q")
+    assert result.returncode == 4  # pytest's usage-error status
+    assert words in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_malformed_case_file_is_a_collection_error_naming_the_field(project: Path) -> None:
+    (project / "my_cases" / "bad.yaml").write_text(textwrap.dedent("""\
+        cases:
+          - id: a
+            input: [[1, 2], [3, 4]]
+            kernel: [[1, 2], [3, 4]]
+            strides: 2
+        """), encoding="utf-8")
+    result = pytest_in(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy", "-q")
+    assert result.returncode == 2
+    assert "bad.yaml: case 'a': field 'strides'" in result.stdout
+    assert "Traceback" not in result.stdout
