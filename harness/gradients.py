@@ -1,0 +1,98 @@
+"""The oracle's gradients: the backward pass of the canonical transposed convolution, in float64.
+
+A transposed convolution `y = T(x, w) + b` is bilinear in `x` and `w`, so for an upstream
+gradient `g` (the shape of `y`) the gradients are its adjoints, written from the definition and
+not by differentiating code:
+
+- `grad_input[n, ci, i] = sum_{co, j} g_full[n, co, i*stride + j*dilation] * w[ci, co, j]`: a
+  cross-correlation of the upstream gradient with `w` (the forward convolution of `g`);
+- `grad_weight[ci, co, j] = sum_{n, i} x[n, ci, i] * g_full[n, co, i*stride + j*dilation]`: a
+  correlation of `x` with the upstream gradient;
+- `grad_bias[co] = sum_{n, positions} g[n, co, ...]`, every output position included.
+
+`g_full` is `g` placed on the full result (the window of the case, `harness.geometry`); output
+positions past the full result (output_padding, zero extension) hold only the bias, so their
+upstream gradient reaches only `grad_bias`. As in the oracle there is one GEMM per kernel tap and
+no loop over pixels, batch or channels. `tests/test_gradients.py` checks the adjoint identity
+`<T(x, w), g> = <x, grad_input> = <w, grad_weight>` and finite differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import product
+
+import numpy as np
+
+from harness.geometry import Window, full_length
+from harness.oracle import IntOrSeq, _per_dim, output_windows
+
+CHECKS = ("forward", "grad_input", "grad_weight", "grad_bias")
+
+
+@dataclass(frozen=True)
+class Gradients:
+    """The three gradients of one case for one upstream gradient, float64."""
+
+    grad_input: np.ndarray
+    grad_weight: np.ndarray
+    grad_bias: np.ndarray
+
+
+def upstream_on_full(g: np.ndarray, windows: tuple[Window, ...], full: list[int]) -> np.ndarray:
+    """`g` (N, C_out, *window lengths) placed on the full result's positions; the positions of
+    the window past the full result (zeros plus bias) fall away."""
+    out = np.zeros(g.shape[:2] + tuple(full), dtype=np.float64)
+    source, target = [], []
+    for window, length in zip(windows, full):
+        stop = min(window.stop, length)
+        target.append(slice(window.start, max(stop, window.start)))
+        source.append(slice(0, max(stop - window.start, 0)))
+    out[(Ellipsis, *target)] = g[(Ellipsis, *source)]
+    return out
+
+
+def gradients(
+    x: np.ndarray,
+    w: np.ndarray,
+    g: np.ndarray,
+    *,
+    stride: IntOrSeq = 1,
+    padding: object = 0,
+    output_padding: IntOrSeq = 0,
+    dilation: IntOrSeq = 1,
+    groups: int = 1,
+    output_shape: IntOrSeq | None = None,
+) -> Gradients:
+    """The gradients of `sum(conv_transpose(x, w, bias, ...) * g)` with respect to x, w and bias."""
+    x, w, g = (np.asarray(a, dtype=np.float64) for a in (x, w, g))
+    rank = x.ndim - 2
+    strides, dilations = _per_dim(stride, rank, "stride"), _per_dim(dilation, rank, "dilation")
+    n, c_in, *in_sizes = x.shape
+    _, c_out_g, *k_sizes = w.shape
+    c_in_g = c_in // groups
+    windows = output_windows(in_sizes, k_sizes, stride=strides, padding=padding, output_padding=output_padding,
+                             dilation=dilations, output_shape=output_shape)
+    if g.shape != (n, c_out_g * groups, *(v.length for v in windows)):
+        raise ValueError(f"upstream gradient of shape {g.shape} for an output of "
+                         f"{(n, c_out_g * groups, *(v.length for v in windows))}")
+    full = [full_length(L, k, s, d) for L, k, s, d in zip(in_sizes, k_sizes, strides, dilations)]
+    g_full = upstream_on_full(g, windows, full)
+    pixels = int(np.prod(in_sizes))
+    # (g, C_in/g, N * pixels) and, per tap, (g, C_out/g, N * pixels): the oracle's GEMM operands.
+    x_mat = x.reshape(n, groups, c_in_g, pixels).transpose(1, 2, 0, 3).reshape(groups, c_in_g, n * pixels)
+    w_taps = np.moveaxis(w.reshape(groups, c_in_g, c_out_g, *k_sizes), (0, 1, 2), (-3, -1, -2))
+    grad_x = np.zeros((groups, c_in_g, n * pixels))
+    grad_w = np.zeros((groups, c_in_g, c_out_g, *k_sizes))
+    for tap in product(*(range(k) for k in k_sizes)):
+        where = tuple(slice(j * d, j * d + (L - 1) * s + 1, s) for j, d, L, s in zip(tap, dilations, in_sizes, strides))
+        g_tap = g_full[(Ellipsis, *where)].reshape(n, groups, c_out_g, pixels)
+        g_mat = g_tap.transpose(1, 2, 0, 3).reshape(groups, c_out_g, n * pixels)
+        grad_x += np.matmul(w_taps[tap].transpose(0, 2, 1), g_mat)  # (g, C_in/g, C_out/g) @ (g, C_out/g, N*P)
+        grad_w[(Ellipsis, *tap)] = np.matmul(x_mat, g_mat.transpose(0, 2, 1))  # (g, C_in/g, C_out/g)
+    grad_input = grad_x.reshape(groups, c_in_g, n, *in_sizes).transpose(2, 0, 1, *range(3, 3 + rank))
+    return Gradients(
+        grad_input=np.ascontiguousarray(grad_input.reshape(n, c_in, *in_sizes)),
+        grad_weight=grad_w.reshape(c_in, c_out_g, *k_sizes),
+        grad_bias=g.sum(axis=(0, *range(2, g.ndim))),
+    )
