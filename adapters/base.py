@@ -100,6 +100,18 @@ class Adapter(ABC):
     def run(self, case: Case) -> np.ndarray:
         """The framework's result in the canonical layout (N, C_out, *spatial), its own dtype."""
 
+    def gradients(self, case: Case) -> dict[str, np.ndarray]:
+        """The framework's gradients of `sum(result * case.upstream)` in the canonical layouts,
+        in its own dtype: `grad_input`, `grad_weight` and, with a bias, `grad_bias`. Adapters of
+        frameworks with autodiff override it; the rest have none (`gradient_support`)."""
+        raise NotImplementedError(f"{self.name} has no gradients")
+
+    def gradient_support(self, case: Case) -> str | None:
+        """Why the framework's autodiff cannot give this case's gradients, or None."""
+        if type(self).gradients is Adapter.gradients:
+            return f"{self.name} computes no gradients (no autodiff in this entry point)"
+        return None
+
     def translation(self, case: Case) -> str | None:
         """How the case is expressed when it is not the framework's own form (crops, zero
         extension, another padding word), in words for the row's message; None when native."""

@@ -19,7 +19,8 @@ import numpy as np
 
 from adapters.base import Adapter, import_framework
 from adapters.layout import rot180, swap_in_out
-from adapters.padding import Span, canonical_spans, describe_reslice, jax_span, jax_transpose_pads, to_canonical_window
+from adapters.padding import (Span, canonical_spans, describe_reslice, jax_span, jax_transpose_pads, to_canonical_window,
+                              upstream_on_span)
 from harness.case import Case
 
 _SPECS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"), 3: ("NCDHW", "OIDHW", "NCDHW")}
@@ -46,6 +47,43 @@ def _finish(y, case: Case, have: list[Span]) -> np.ndarray:
 
 class _Jax(Adapter):
     framework = "jax"
+
+    def plan(self, case: Case) -> tuple[object, list[Span]]:
+        """The padding JAX is given and the spans of the full result it returns."""
+        raise NotImplementedError
+
+    def kernel(self, case: Case) -> np.ndarray:
+        """The kernel as this entry point takes it (canonical, or the forward conv's)."""
+        return np.asarray(case.kernel)
+
+    def kernel_gradient(self, case: Case, grad: np.ndarray) -> np.ndarray:
+        """The gradient with respect to `kernel(case)` back in the canonical layout."""
+        return grad
+
+    def conv(self, case: Case, x, kernel, padding):
+        raise NotImplementedError
+
+    def run(self, case: Case) -> np.ndarray:
+        padding, have = self.plan(case)
+        y = self.conv(case, _array(case.input, case.dtype), _array(self.kernel(case), case.dtype), padding)
+        return _finish(y, case, have)
+
+    def gradients(self, case: Case) -> dict[str, np.ndarray]:
+        """`jax.vjp` of the call, the upstream gradient placed on JAX's output; the bias, added
+        with `jnp` after the call, through `jax.vjp` of that add."""
+        jax, jnp = _jax(), _jax().numpy
+        padding, have = self.plan(case)
+        g = upstream_on_span(case.upstream, canonical_spans(case), have)
+        _, pullback = jax.vjp(lambda x, k: self.conv(case, x, k, padding), _array(case.input, case.dtype),
+                              _array(self.kernel(case), case.dtype))
+        grad_x, grad_k = pullback(_array(g, case.dtype))
+        grads = {"grad_input": np.asarray(grad_x), "grad_weight": self.kernel_gradient(case, np.asarray(grad_k))}
+        if case.bias is not None:
+            shape = case.upstream.shape
+            _, pullback_bias = jax.vjp(lambda b: jnp.zeros(shape, b.dtype) + b.reshape((-1,) + (1,) * case.rank),
+                                       _array(case.bias, case.dtype))
+            grads["grad_bias"] = np.asarray(pullback_bias(_array(case.upstream, case.dtype))[0])
+        return grads
 
 
 class JaxConvTranspose(_Jax):
@@ -76,31 +114,34 @@ class JaxConvTranspose(_Jax):
             return None
         return f"JAX's {padding} appends zeros when the stride exceeds the dilated kernel: {describe_reslice(have, wants)}"
 
-    def run(self, case: Case) -> np.ndarray:
-        lax = _jax().lax
-        padding, have = self.plan(case)
-        y = lax.conv_transpose(
-            _array(case.input, case.dtype), _array(case.kernel, case.dtype), strides=case.stride,
-            padding=padding, rhs_dilation=case.dilation, dimension_numbers=_SPECS[case.rank], transpose_kernel=True,
+    def conv(self, case: Case, x, kernel, padding):
+        return _jax().lax.conv_transpose(
+            x, kernel, strides=case.stride, padding=padding, rhs_dilation=case.dilation,
+            dimension_numbers=_SPECS[case.rank], transpose_kernel=True,
         )
-        return _finish(y, case, have)
 
 
 class JaxConvGeneralDilated(_Jax):
     name = "jax.conv_general_dilated"
 
-    def run(self, case: Case) -> np.ndarray:
-        lax = _jax().lax
+    def plan(self, case: Case) -> tuple[object, list[Span]]:
         wants = canonical_spans(case)
         padding = [jax_transpose_pads(n, k, s, d, w) for n, k, s, d, w in
                    zip(case.input_size, case.kernel_size, case.stride, case.dilation, wants)]
-        kernel = rot180(swap_in_out(case.kernel, case.groups))
-        y = lax.conv_general_dilated(
-            _array(case.input, case.dtype), _array(kernel, case.dtype), window_strides=(1,) * case.rank,
-            padding=padding, lhs_dilation=case.stride, rhs_dilation=case.dilation,
-            dimension_numbers=_SPECS[case.rank], feature_group_count=case.groups,
+        return padding, list(wants)
+
+    def kernel(self, case: Case) -> np.ndarray:
+        return rot180(swap_in_out(case.kernel, case.groups))
+
+    def kernel_gradient(self, case: Case, grad: np.ndarray) -> np.ndarray:
+        """Both rewrites are permutations and their own inverses (group-wise transpose, flip)."""
+        return swap_in_out(rot180(grad), case.groups)
+
+    def conv(self, case: Case, x, kernel, padding):
+        return _jax().lax.conv_general_dilated(
+            x, kernel, window_strides=(1,) * case.rank, padding=padding, lhs_dilation=case.stride,
+            rhs_dilation=case.dilation, dimension_numbers=_SPECS[case.rank], feature_group_count=case.groups,
         )
-        return _finish(y, case, list(wants))
 
 
 ADAPTERS = (JaxConvTranspose(), JaxConvGeneralDilated())

@@ -20,9 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from adapters.base import Adapter, import_framework
-from adapters.layout import from_channels_last, kernel_to_spatial_out_in, to_channels_last
+from adapters.layout import from_channels_last, kernel_from_spatial_out_in, kernel_to_spatial_out_in, to_channels_last
 from adapters.padding import (canonical_spans, covers, describe_reslice, full_sizes, keras_plan, needs_extension,
-                              to_canonical_window)
+                              to_canonical_window, upstream_on_span)
 from adapters.tensorflow_nn import tf_path
 from harness.case import Case
 from harness.dtypes import numpy_dtype
@@ -99,8 +99,47 @@ class _Keras(Adapter):
         return (f"{why}: ran padding='{padding}', output_padding={output_padding}, "
                 f"then {describe_reslice(spans, wants)}")
 
-    def compute(self, case: Case, x: np.ndarray, padding: str, output_padding) -> object:
+    def compute(self, case: Case, x: object, padding: str, output_padding, watch=lambda tensor: None) -> object:
+        """Keras' result; `watch` sees each tensor gradients are taken for, before it is used."""
         raise NotImplementedError
+
+    def parameters(self) -> list[object]:
+        """The tensors of the last `compute` that gradients are taken with respect to:
+        the kernel (Keras' `(*k, C_out, C_in)`) and, for the layer, its bias."""
+        return self._parameters
+
+    def gradient_support(self, case: Case) -> str | None:
+        plan = keras_plan(case, canonical_spans(case))
+        if plan is not None and not _covers(case, plan[2]):
+            return "Keras' own window is not the canonical one here (see the forward row): no gradient to compare"
+        return None
+
+    def gradients(self, case: Case) -> dict[str, np.ndarray]:
+        """`tf.GradientTape` (Keras on TensorFlow) over the layer or op, the upstream gradient
+        placed on Keras' output (channels-last); a bias added by `keras.ops.add` through the tape too."""
+        tf = import_framework("tensorflow")
+        ops = _keras().ops
+        wants = canonical_spans(case)
+        padding, output_padding, spans = keras_plan(case, wants)
+        x = tf.constant(to_channels_last(case.input).astype(numpy_dtype(case.dtype)))
+        g = to_channels_last(upstream_on_span(case.upstream, wants, spans)).astype(numpy_dtype(case.dtype))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = self.compute(case, x, padding, output_padding, watch=tape.watch)
+            watched = [x, *self.parameters()]
+        found = tape.gradient(y, watched, output_gradients=tf.constant(g))
+        grads = {"grad_input": from_channels_last(_to_numpy(found[0], case.dtype)),
+                 "grad_weight": kernel_from_spatial_out_in(_to_numpy(found[1], case.dtype))}
+        if case.bias is not None and self.bias_inside:
+            grads["grad_bias"] = _to_numpy(found[2], case.dtype)
+        elif case.bias is not None:
+            b = tf.constant(case.bias.astype(numpy_dtype(case.dtype)))
+            upstream = tf.constant(to_channels_last(case.upstream).astype(numpy_dtype(case.dtype)))
+            with tf.GradientTape() as tape:
+                tape.watch(b)
+                y = ops.add(tf.zeros_like(upstream), b)
+            grads["grad_bias"] = _to_numpy(tape.gradient(y, b, output_gradients=upstream), case.dtype)
+        return grads
 
     def sent(self, case: Case) -> dict[str, str]:
         plan = keras_plan(case, canonical_spans(case))
@@ -137,7 +176,7 @@ class KerasLayer(_Keras):
 
     name = "keras.layer"
 
-    def compute(self, case: Case, x: np.ndarray, padding: str, output_padding) -> object:
+    def compute(self, case: Case, x: object, padding: str, output_padding, watch=lambda tensor: None) -> object:
         keras = _keras()
         layer_class = {1: keras.layers.Conv1DTranspose, 2: keras.layers.Conv2DTranspose,
                        3: keras.layers.Conv3DTranspose}[case.rank]
@@ -151,6 +190,9 @@ class KerasLayer(_Keras):
         if case.bias is not None:
             weights.append(case.bias.astype(numpy_dtype(case.dtype)))
         layer.set_weights(weights)
+        self._parameters = [v.value for v in ([layer.kernel] + ([layer.bias] if case.bias is not None else []))]
+        for variable in self._parameters:
+            watch(variable)
         return layer(x)
 
 
@@ -160,10 +202,12 @@ class KerasOps(_Keras):
     name = "keras.ops"
     bias_inside = False
 
-    def compute(self, case: Case, x: np.ndarray, padding: str, output_padding) -> object:
+    def compute(self, case: Case, x: object, padding: str, output_padding, watch=lambda tensor: None) -> object:
         ops = _keras().ops
-        kernel = kernel_to_spatial_out_in(case.kernel).astype(numpy_dtype(case.dtype))
-        return ops.conv_transpose(ops.convert_to_tensor(x), ops.convert_to_tensor(kernel), strides=case.stride,
+        kernel = ops.convert_to_tensor(kernel_to_spatial_out_in(case.kernel).astype(numpy_dtype(case.dtype)))
+        watch(kernel)
+        self._parameters = [kernel]
+        return ops.conv_transpose(ops.convert_to_tensor(x), kernel, strides=case.stride,
                                   padding=padding, output_padding=output_padding, dilation_rate=case.dilation)
 
 

@@ -25,6 +25,11 @@ def kernel_to_spatial_out_in(w: np.ndarray) -> np.ndarray:
     return np.moveaxis(w, (0, 1), (-1, -2))
 
 
+def kernel_from_spatial_out_in(w: np.ndarray) -> np.ndarray:
+    """(*k, C_out, C_in) -> (C_in, C_out, *k): a TF/Keras filter (or its gradient) back to canonical."""
+    return np.moveaxis(w, (-1, -2), (0, 1))
+
+
 def rot180(w: np.ndarray) -> np.ndarray:
     """Flip every spatial axis of a (C, C, *k) kernel: the zero-insertion view of a transposed
     conv correlates with the flipped kernel."""

@@ -195,6 +195,11 @@ def reslice(y: np.ndarray, have: Sequence[Span], want: Sequence[Span], full: Seq
     for h, w, f in zip(have, want, full):
         if not covers(h, w, f):
             raise ValueError(f"span {h} cannot provide {w} (full size {f})")
+    return _overlap(y, have, want)
+
+
+def _overlap(y: np.ndarray, have: Sequence[Span], want: Sequence[Span]) -> np.ndarray:
+    """An array over `want` holding `y`'s values (over `have`) where the spans overlap, zeros elsewhere."""
     out = np.zeros(y.shape[:2] + tuple(w.length for w in want), dtype=y.dtype)
     src, dst = [], []
     for h, w in zip(have, want):
@@ -203,6 +208,13 @@ def reslice(y: np.ndarray, have: Sequence[Span], want: Sequence[Span], full: Seq
         dst.append(slice(lo - w.start, max(hi, lo) - w.start))
     out[(Ellipsis, *dst)] = y[(Ellipsis, *src)]
     return out
+
+
+def upstream_on_span(g: np.ndarray, want: Sequence[Span], have: Sequence[Span]) -> np.ndarray:
+    """The adjoint of `reslice` for gradients: the canonical window's upstream gradient `g`
+    placed on the framework's span; positions the adapter cropped away get zero gradient, and the
+    zero-extended positions (past the framework's output) fall away."""
+    return _overlap(np.asarray(g), want, have)
 
 
 def to_canonical_window(y: np.ndarray, have: Sequence[Span], case: object) -> np.ndarray:

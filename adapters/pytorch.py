@@ -16,7 +16,8 @@ from contextlib import contextmanager
 import numpy as np
 
 from adapters.base import Adapter, import_framework
-from adapters.padding import canonical_spans, describe_reslice, needs_extension, to_canonical_window, torch_plan
+from adapters.padding import (canonical_spans, describe_reslice, needs_extension, to_canonical_window, torch_plan,
+                              upstream_on_span)
 from harness import machine
 from harness.case import Case
 
@@ -109,6 +110,34 @@ class _Torch(Adapter):
     def path(self, case: Case) -> str:
         return conv_backend(case)
 
+    def output(self, case: Case, x, w, b, plans):
+        raise NotImplementedError
+
+    def run(self, case: Case) -> np.ndarray:
+        torch = _torch()
+        plans, _ = _plans(case)
+        b = None if case.bias is None else _tensor(case.bias, case.dtype)
+        with torch.no_grad(), mkldnn_setting():
+            y = self.output(case, _tensor(case.input, case.dtype), _tensor(case.kernel, case.dtype), b, plans)
+        return _crop(_to_numpy(y), case, plans)
+
+    def gradients(self, case: Case) -> dict[str, np.ndarray]:
+        """Autograd: `y.backward(g)`, g the case's upstream gradient placed on PyTorch's output."""
+        plans, wants = _plans(case)
+        x = _tensor(case.input, case.dtype).requires_grad_()
+        w = _tensor(case.kernel, case.dtype).requires_grad_()
+        b = None if case.bias is None else _tensor(case.bias, case.dtype).requires_grad_()
+        with mkldnn_setting():
+            y = self.output(case, x, w, b, plans)
+            y.backward(_tensor(upstream_on_span(case.upstream, wants, [p[2] for p in plans]), case.dtype))
+        w_grad, b_grad = (w.grad, None if b is None else b.grad)
+        if isinstance(self, TorchModule):  # the module's own parameters hold the gradients
+            w_grad, b_grad = (p.grad if p is not None else None for p in self.parameters)
+        grads = {"grad_input": _to_numpy(x.grad), "grad_weight": _to_numpy(w_grad)}
+        if b_grad is not None:
+            grads["grad_bias"] = _to_numpy(b_grad)
+        return grads
+
     def translation(self, case: Case) -> str | None:
         plans, wants = _plans(case)
         have = [p[2] for p in plans]
@@ -121,18 +150,12 @@ class _Torch(Adapter):
 class TorchFunctional(_Torch):
     name = "torch.functional"
 
-    def run(self, case: Case) -> np.ndarray:
+    def output(self, case: Case, x, w, b, plans):
+        """PyTorch's result (a tensor, before the adapter's crop) for the tensors x, w, b."""
         functional = _torch().nn.functional
-        plans, _ = _plans(case)
         conv = {1: functional.conv_transpose1d, 2: functional.conv_transpose2d, 3: functional.conv_transpose3d}[case.rank]
-        with mkldnn_setting():
-            y = conv(
-                _tensor(case.input, case.dtype), _tensor(case.kernel, case.dtype),
-                None if case.bias is None else _tensor(case.bias, case.dtype),
-                stride=case.stride, padding=tuple(p[0] for p in plans), output_padding=tuple(p[1] for p in plans),
-                groups=case.groups, dilation=case.dilation,
-            )
-        return _crop(_to_numpy(y), case, plans)
+        return conv(x, w, b, stride=case.stride, padding=tuple(p[0] for p in plans),
+                    output_padding=tuple(p[1] for p in plans), groups=case.groups, dilation=case.dilation)
 
 
 def _output_size_fits(case: Case, plans) -> bool:
@@ -150,9 +173,9 @@ class TorchModule(_Torch):
             return super().sent(case)
         return {"padding": str(tuple(p[0] for p in plans)), "output_size": str(tuple(p[2].length for p in plans))}
 
-    def run(self, case: Case) -> np.ndarray:
+    def output(self, case: Case, x, w, b, plans):
+        """The module's result with w and b as its parameters (gradients land in .grad of them)."""
         torch = _torch()
-        plans, _ = _plans(case)
         module_class = {1: torch.nn.ConvTranspose1d, 2: torch.nn.ConvTranspose2d, 3: torch.nn.ConvTranspose3d}[case.rank]
         use_output_size = _output_size_fits(case, plans)
         with warnings.catch_warnings():  # an empty weight (C_in or C_out 0) warns that init is a no-op
@@ -164,17 +187,14 @@ class TorchModule(_Torch):
                 groups=case.groups, bias=case.bias is not None, dilation=case.dilation,
                 dtype=getattr(torch, _DTYPES[case.dtype]),
             )
-        with torch.no_grad(), mkldnn_setting():
-            module.weight.copy_(_tensor(case.kernel, case.dtype))
-            if case.bias is not None:
-                module.bias.copy_(_tensor(case.bias, case.dtype))
-            x = _tensor(case.input, case.dtype)
-            if use_output_size:
-                # The module picks output_padding itself from the requested size.
-                y = module(x, output_size=[p[2].length for p in plans])
-            else:
-                y = module(x)
-        return _crop(_to_numpy(y), case, plans)
+        with torch.no_grad():
+            module.weight.copy_(w)
+            if b is not None:
+                module.bias.copy_(b)
+        self.parameters = (module.weight, module.bias)
+        if use_output_size:  # the module picks output_padding itself from the requested size
+            return module(x, output_size=[p[2].length for p in plans])
+        return module(x)
 
 
 ADAPTERS = (TorchFunctional(), TorchModule())

@@ -20,8 +20,9 @@ from functools import cache
 import numpy as np
 
 from adapters.base import Adapter, import_framework
-from adapters.layout import from_channels_last, kernel_to_spatial_out_in, to_channels_last
-from adapters.padding import Span, canonical_spans, describe_reslice, full_sizes, tf_plan, to_canonical_window
+from adapters.layout import from_channels_last, kernel_from_spatial_out_in, kernel_to_spatial_out_in, to_channels_last
+from adapters.padding import (Span, canonical_spans, describe_reslice, full_sizes, tf_plan, to_canonical_window,
+                              upstream_on_span)
 from harness import machine
 from harness.case import Case
 from harness.dtypes import numpy_dtype
@@ -148,6 +149,31 @@ class _TensorFlowTranspose(Adapter):
                                     _constant(case.bias, case.dtype))
             y = from_channels_last(_to_numpy(y_last, case.dtype))
         return y
+
+
+    def gradients(self, case: Case) -> dict[str, np.ndarray]:
+        """`tf.GradientTape` over the call, the upstream gradient placed on TF's output
+        (channels-last); the bias, added by `tf.nn.bias_add`, through the tape over that op."""
+        tf = _tf()
+        padding, sizes, have = self.plan(case)
+        x = _constant(to_channels_last(case.input), case.dtype)
+        w = _constant(kernel_to_spatial_out_in(case.kernel), case.dtype)
+        g = _constant(to_channels_last(upstream_on_span(case.upstream, canonical_spans(case), have)), case.dtype)
+        with tf.GradientTape() as tape:
+            tape.watch([x, w])
+            y = self.call(x, w, [case.batch, *sizes, case.out_channels], list(case.stride), padding,
+                          list(case.dilation), case.rank)
+        grad_x, grad_w = tape.gradient(y, [x, w], output_gradients=g)
+        grads = {"grad_input": from_channels_last(_to_numpy(grad_x, case.dtype)),
+                 "grad_weight": kernel_from_spatial_out_in(_to_numpy(grad_w, case.dtype))}
+        if case.bias is not None:
+            b = _constant(case.bias, case.dtype)
+            upstream = _constant(to_channels_last(case.upstream), case.dtype)
+            with tf.GradientTape() as tape:
+                tape.watch(b)
+                y = tf.nn.bias_add(tf.zeros_like(upstream), b)
+            grads["grad_bias"] = _to_numpy(tape.gradient(y, b, output_gradients=upstream), case.dtype)
+        return grads
 
 
 class TensorFlowConvTranspose(_TensorFlowTranspose):

@@ -20,7 +20,7 @@ from harness.geometry import full_length, output_shape_problem, output_window
 from harness.schema import GeneratedArray, RawCase
 
 PER_DIM_FIELDS = ("stride", "dilation", "output_padding", "output_shape", "input_size", "kernel_size")
-SEED_OFFSETS = {"input": 0, "kernel": 1, "bias": 2}
+SEED_OFFSETS = {"input": 0, "kernel": 1, "bias": 2, "upstream": 3}
 
 
 class CaseError(ValueError):
@@ -183,6 +183,23 @@ def build_case(raw: RawCase, file: str) -> Case:
             full = full_length(n, k, s, d) + output_padding[dim]
             raise CaseError("padding", f"leaves an output size of {window.length} in dim {dim} (full size {full})")
 
+    checks = tuple(dict.fromkeys(raw.check))
+    if not checks:
+        raise CaseError("check", "names nothing to check (forward, grad_input, grad_weight, grad_bias)")
+    if "grad_bias" in checks and raw.bias is None:
+        raise CaseError("check", "grad_bias needs a bias")
+    out_shape = (x.shape[0], c_out, *(
+        output_window(n, k, stride=s, dilation=d, padding=p, output_padding=op,
+                      output_shape=None if output_shape is None else output_shape[dim]).length
+        for dim, (n, k, s, d, p, op) in enumerate(zip(x.shape[2:], w.shape[2:], stride, dilation, padding,
+                                                       output_padding))))
+    upstream = None
+    if checks != ("forward",) or raw.upstream is not None:
+        upstream = _array(raw, "upstream", out_shape)
+        if shorthand_2d and upstream is not None and upstream.ndim == 2:
+            upstream = upstream[None, None]
+        if upstream is not None and upstream.shape != out_shape:
+            raise CaseError("upstream", f"has shape {list(upstream.shape)} but the output is {list(out_shape)}")
     bias = _array(raw, "bias", (c_out,))
     if bias is not None and (bias.ndim != 1 or bias.shape[0] != c_out):
         raise CaseError("bias", f"has shape {list(bias.shape)} but C_out is {c_out}")
@@ -204,5 +221,5 @@ def build_case(raw: RawCase, file: str) -> Case:
         groups=raw.groups, output_shape=output_shape, dtype=raw.dtype, expected=frozen(expected),
         expected_shape=None if raw.expected_shape is None else tuple(raw.expected_shape),
         description=raw.description, source=raw.source, tags=tuple(raw.tags),
-        gradual_underflow=raw.gradual_underflow,
+        gradual_underflow=raw.gradual_underflow, checks=checks, upstream=frozen(upstream),
     )

@@ -42,6 +42,8 @@ class Case:
     source: str = ""
     tags: tuple[str, ...] = field(default=())
     gradual_underflow: bool = False  # judge: subnormals must be kept (no flush to zero accepted)
+    checks: tuple[str, ...] = ("forward",)  # forward and/or grad_input, grad_weight, grad_bias
+    upstream: np.ndarray | None = None  # the upstream gradient (output shape) for gradient checks
 
     @property
     def full_id(self) -> str:

@@ -101,6 +101,26 @@ def reference_for(case: Case) -> Reference:
     return Reference(exact, round_to(exact, case.dtype), magnitude, tolerance(magnitude, case.dtype, terms), terms)
 
 
+def gradient_reference(case: Case, check: str) -> Reference:
+    """The oracle's gradient `check` for the case's upstream gradient, as a `Reference`.
+
+    The magnitude is the same gradient of `|x|`, `|w|`, `|upstream|`; the terms summed are what
+    that gradient reduces over: `C_out/groups * prod(kernel)` for grad_input (a convolution of the
+    upstream gradient), `N * prod(input size)` for grad_weight and `N * prod(output size)` for
+    grad_bias, so a weight gradient over a large batch and image gets its larger tolerance.
+    """
+    from harness.gradients import gradients
+
+    kwargs = {k: v for k, v in case.oracle_kwargs().items() if k != "bias"}
+    exact = getattr(gradients(case.input, case.kernel, case.upstream, **kwargs), check)
+    magnitude = getattr(gradients(np.abs(case.input), np.abs(case.kernel), np.abs(case.upstream), **kwargs), check)
+    terms = {"grad_input": case.out_channels // case.groups * int(np.prod(case.kernel_size)),
+             "grad_weight": case.batch * int(np.prod(case.input_size)),
+             "grad_bias": int(np.prod(case.upstream.shape)) // max(case.out_channels, 1)}[check]
+    terms = max(terms, 1)
+    return Reference(exact, round_to(exact, case.dtype), magnitude, tolerance(magnitude, case.dtype, terms), terms)
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The comparison of one result with its reference."""

@@ -63,7 +63,17 @@ class _Session:
             self.known = load_discrepancies(known)
         except ValueError as error:
             raise pytest.UsageError(f"--tconv-known: {error}") from None
-        self.rows: list[dict[str, Any]] = []
+        self._gradients: dict[tuple[int, str], list[Any]] = {}
+
+    def gradient_row(self, case: Any, adapter: Any, check: str) -> Any:
+        """One gradient's row; the adapter's autodiff runs once for all the case's gradients
+        (the items of one case and framework run one after another in one process)."""
+        from harness.runner import gradient_rows
+
+        key = (id(case), adapter.name)
+        if key not in self._gradients:
+            self._gradients = {key: gradient_rows(case, adapter, discrepancies=self.known)}
+        return next(r for r in self._gradients[key] if r.check == check)
 
     def covers(self, path: Path) -> bool:
         from harness.casefile import NOT_CASE_FILES
@@ -153,11 +163,14 @@ class CaseFile(pytest.File):
                 item.add_marker(pytest.mark.numpy)
                 yield item
             for adapter in state.adapters:
-                item = CaseItem.from_parent(self, name=f"{case.id}[{adapter.name}]", case=case, adapter=adapter)
-                item.add_marker(getattr(pytest.mark, adapter.framework))
-                if grouped:  # `--dist loadgroup` keeps a framework's imports in one worker
-                    item.add_marker(pytest.mark.xdist_group(adapter.framework))
-                yield item
+                for check in case.checks:
+                    suffix = "" if check == "forward" else f":{check}"
+                    item = CaseItem.from_parent(self, name=f"{case.id}[{adapter.name}{suffix}]", case=case,
+                                                adapter=adapter, check=check)
+                    item.add_marker(getattr(pytest.mark, adapter.framework))
+                    if grouped:  # `--dist loadgroup` keeps a framework's imports in one worker
+                        item.add_marker(pytest.mark.xdist_group(adapter.framework))
+                    yield item
 
 
 class RowFailure(Exception):
@@ -167,9 +180,9 @@ class RowFailure(Exception):
 class CaseItem(pytest.Item):
     """One case on one adapter (or the oracle against the case's golden data)."""
 
-    def __init__(self, *, case: Any, adapter: Any, **kwargs: Any) -> None:
+    def __init__(self, *, case: Any, adapter: Any, check: str = "forward", **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.case, self.adapter = case, adapter
+        self.case, self.adapter, self.check = case, adapter, check
 
     def runtest(self) -> None:
         from adapters.base import framework_installed
@@ -182,7 +195,11 @@ class CaseItem(pytest.Item):
                 pytest.skip(f"{self.adapter.framework} is not installed")
             with warnings.catch_warnings():  # the frameworks' own deprecation notices are not findings
                 warnings.simplefilter("ignore", DeprecationWarning)
-                row = adapter_row(self.case, self.adapter, discrepancies=self.config.stash[_STATE].known)
+                state = self.config.stash[_STATE]
+                if self.check == "forward":
+                    row = adapter_row(self.case, self.adapter, discrepancies=state.known)
+                else:
+                    row = state.gradient_row(self.case, self.adapter, self.check)
         self.user_properties.append((ROW_PROPERTY, _encode(row)))
         if row.status == "unsupported":
             pytest.skip(f"unsupported: {row.message}")
@@ -197,7 +214,7 @@ class CaseItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)  # type: ignore[arg-type]
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"{self.case.full_id}[{'oracle' if self.adapter is None else self.adapter.name}]"
+        return self.path, None, self.name
 
 
 def _encode(row: Any) -> str:

@@ -21,7 +21,7 @@ from harness import machine
 from harness.diagnosis import diagnose
 from harness.discrepancies import KnownDiscrepancies
 from harness.dtypes import round_to
-from harness.judge import Reference, Verdict, judge, judge_case, reference_for
+from harness.judge import Reference, Verdict, gradient_reference, judge, judge_case, reference_for
 
 STATUSES = ("pass", "fail", "error", "unsupported", "xfail", "xpass")
 ORACLE = "oracle"
@@ -52,12 +52,14 @@ class Row:
     message: str = ""
     diagnosis: str = ""
     known_issue: str = ""
+    check: str = "forward"  # what was judged: the forward result or one gradient (harness.gradients)
     params: dict[str, str] = field(default_factory=dict)
     plot: dict[str, object] | None = field(default=None, repr=False)  # arrays for the HTML page
 
     @property
     def full_id(self) -> str:
-        return f"{self.case_file}::{self.case_id}[{self.adapter}]"
+        suffix = "" if self.check == "forward" else f":{self.check}"
+        return f"{self.case_file}::{self.case_id}[{self.adapter}{suffix}]"
 
     def bug_report(self) -> str:
         """A failure message that can be pasted into a framework's issue tracker."""
@@ -172,14 +174,66 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
         if row.status == "fail":
             row.diagnosis = verdict.diagnosis or diagnose(case, actual, reference)
             row.plot = plot_slice(case, actual, reference.rounded, verdict_index=row.worst_index)
-    if discrepancies is not None:
-        failed = row.status in ("fail", "error")
-        entry = discrepancies.lookup(case.full_id, adapter.name, version, matching_params(row, sent),
-                                     failed=failed, message=row.message)
-        if entry is not None and (failed or (row.status == "pass" and entry.strict)):
-            row.known_issue = f"{entry.reason} ({entry.reference})"
-            row.status = "xfail" if failed else "xpass"
+    _label(row, case, discrepancies, sent)
     return row
+
+
+def _label(row: Row, case: Case, discrepancies: KnownDiscrepancies | None, sent: dict[str, str]) -> None:
+    """A failing row a known-discrepancy entry explains is `xfail`; a passing one under a strict entry `xpass`."""
+    if discrepancies is None:
+        return
+    failed = row.status in ("fail", "error")
+    entry = discrepancies.lookup(case.full_id, row.adapter, row.framework_version, matching_params(row, sent),
+                                 failed=failed, message=row.message)
+    if entry is not None and (failed or (row.status == "pass" and entry.strict)):
+        row.known_issue = f"{entry.reason} ({entry.reference})"
+        row.status = "xfail" if failed else "xpass"
+
+
+def gradient_rows(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepancies | None = None) -> list[Row]:
+    """One row per gradient the case asks for (`check:`), judged against the oracle's adjoints;
+    the adapter's autodiff runs once for all of them. Never raises."""
+    checks = [c for c in case.checks if c != "forward"]
+    if not checks:
+        return []
+    try:
+        version = adapter.version()
+    except Exception as error:  # noqa: BLE001 - a broken install is a row, not a crash
+        return [Row(case.file, case.id, adapter.name, adapter.framework, "unknown", "error", check=c,
+                    message=f"cannot import {adapter.framework}: {type(error).__name__}: {error}",
+                    params=case.describe()) for c in checks]
+    sent = _safely(adapter.sent, case, lambda error: {"description_failed": str(error)})
+    path = _safely(adapter.path, case, lambda error: f"unknown ({error})")
+    rows = [Row(case.file, case.id, adapter.name, adapter.framework, version, "pass", check=c, path=path,
+                sent="; ".join(f"{k}={v}" for k, v in sent.items()), params=case.describe())
+            for c in checks]
+    reason = adapter.supports(case) or adapter.gradient_support(case)
+    start = time.perf_counter()
+    try:
+        grads = None if reason else adapter.gradients(case)
+    except Exception as error:  # noqa: BLE001 - the framework's exception is the finding
+        last = traceback.extract_tb(error.__traceback__)[-1]
+        failure = f"{type(error).__name__}: {' '.join(str(error).split())[:500]} (at {last.name})"
+    else:
+        failure = None
+    elapsed = (time.perf_counter() - start) * 1e3
+    for row in rows:
+        reference = gradient_reference(case, row.check)
+        row.expected_shape, row.time_ms = _shape(reference.rounded), elapsed
+        if reason:
+            row.status, row.message = "unsupported", reason
+            continue
+        if failure or grads is None or row.check not in grads:
+            row.status, row.message = "error", failure or f"{adapter.name} returned no {row.check}"
+        else:
+            actual = np.asarray(grads[row.check])
+            row.actual_shape = _shape(actual)
+            with np.errstate(over="ignore", invalid="ignore"):
+                _apply_verdict(row, judge(actual, reference.rounded, reference.tolerance, dtype=case.dtype))
+            if row.status == "fail":
+                row.diagnosis = "unexplained"
+        _label(row, case, discrepancies, sent)
+    return rows
 
 
 PLOT_LIMIT = 96  # positions per spatial dim kept for the picture
@@ -204,7 +258,8 @@ def plot_slice(case: Case, actual: np.ndarray, expected: np.ndarray, *, verdict_
 def matching_params(row: Row, sent: dict[str, str]) -> dict[str, str]:
     """What a known-discrepancy entry's `when` sees: the case's parameters, what the adapter sent
     (`sent_padding`), the path (`path`) and the platform facts (`avx512_fp16: no`, `cpu_vendor`)."""
-    return {**machine.facts(), **row.params, **{f"sent_{k}": str(v) for k, v in sent.items()}, "path": row.path}
+    return {**machine.facts(), **row.params, **{f"sent_{k}": str(v) for k, v in sent.items()}, "path": row.path,
+            "check": row.check}
 
 
 def _safely(method: Callable, case: Case, on_error: Callable[[Exception], object]):
@@ -241,7 +296,11 @@ def run(
     adapters = list(adapters)
     rows: list[Row] = []
     for case in cases:
-        produced = [oracle_row(case)] + [adapter_row(case, a, discrepancies=discrepancies) for a in adapters]
+        produced: list[Row | None] = [oracle_row(case)]
+        for adapter in adapters:
+            if "forward" in case.checks:
+                produced.append(adapter_row(case, adapter, discrepancies=discrepancies))
+            produced += gradient_rows(case, adapter, discrepancies=discrepancies)
         for row in produced:
             if row is not None:
                 rows.append(row)
@@ -249,3 +308,15 @@ def run(
                     on_row(row)
     stale = [e.label for e in discrepancies.stale()] if discrepancies is not None else []
     return RunResult(rows, missing_frameworks, stale)
+
+
+def planned_rows(cases: Sequence[Case], adapters: Iterable[Adapter]) -> int:
+    """How many rows `run(cases, adapters)` produces (what a progress bar announces): an oracle
+    row per case with golden data, per adapter one forward row where the case checks the forward
+    result and one row per gradient it checks."""
+    adapters = list(adapters)
+    total = 0
+    for case in cases:
+        total += case.expected is not None or case.expected_shape is not None
+        total += len(adapters) * (("forward" in case.checks) + sum(c != "forward" for c in case.checks))
+    return total

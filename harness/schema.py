@@ -26,6 +26,8 @@ from pydantic import (
 from harness.dtypes import DTYPE_NAMES
 from harness.geometry import PADDING_WORDS
 
+CHECK_NAMES = ("forward", "grad_input", "grad_weight", "grad_bias")
+
 
 def nested_array(value: Any) -> np.ndarray:
     """A nested list of numbers -> float64 array; ragged or non-numeric lists are errors."""
@@ -147,6 +149,10 @@ class RawCase(BaseModel):
     distribution: Literal["normal", "uniform", "integers"] = "normal"
     # Judge policy: demand gradual underflow (subnormals kept) instead of accepting a flush to zero.
     gradual_underflow: bool = False
+    # What to check: the forward result and/or the gradients (harness.gradients); one word or a list.
+    check: Annotated[list[Literal[CHECK_NAMES]], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)] = ["forward"]  # type: ignore[valid-type]
+    # The upstream gradient (the output's shape); drawn with seed + 3 when left out.
+    upstream: Annotated[Any, BeforeValidator(array_spec)] = None
     # Documentation that travels with the case into reports.
     description: str = ""
     source: str = ""
