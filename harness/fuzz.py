@@ -1,0 +1,197 @@
+"""`tconv fuzz`: random cases on every adapter; disagreements shrunk to YAML case files.
+
+Hypothesis draws case mappings (`harness.fuzz_strategies`); each example runs on every selected
+adapter through the one runner, and the property is the judge's verdict: a `fail` or `error` row
+that the known-discrepancy table does not explain is a finding. Each finding raises an exception
+of its own class, one class per mechanism (adapter, check, diagnosis or error type), so
+hypothesis shrinks every mechanism separately (smallest shapes, the first option of every
+choice, the smallest integers) and reports each once. The run goes in rounds (a seed each,
+`seed + round`) until the example budget or the time is spent; hypothesis' example database
+(`.tconv/fuzz-db`) replays earlier failures first. A finding is written as a case file whose
+comment holds every adapter's verdict, the diagnosis, the versions and the platform: running it
+with `tconv run` reproduces the disagreement.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from adapters.base import Adapter
+from harness.discrepancies import KnownDiscrepancies
+from harness.runner import Row, adapter_row, gradient_rows
+
+DATABASE = Path(".tconv/fuzz-db")
+
+
+class Finding(Exception):
+    """An unexplained disagreement; subclassed per mechanism so hypothesis tells them apart."""
+
+    key: tuple[str, str, str] = ("", "", "")
+
+    def __init__(self, mapping: dict[str, Any], row: Row, rows: list[Row]) -> None:
+        super().__init__(f"{row.full_id}: {row.status}: {row.message[:200]}")
+        self.mapping, self.row, self.rows = mapping, row, rows
+
+
+_FINDING_CLASSES: dict[tuple[str, str, str], type[Finding]] = {}
+
+
+def mechanism(row: Row) -> tuple[str, str, str]:
+    """What makes two failing rows the same bug: adapter, check, and the diagnosis (for an error,
+    the exception type and its message with the numbers taken out)."""
+    if row.status == "error":
+        kind = re.sub(r"\d+", "N", row.message.split(" (at ")[0])[:80]
+    else:
+        kind = row.diagnosis or "unexplained"
+    return row.adapter, row.check, kind
+
+
+def finding_class(key: tuple[str, str, str]) -> type[Finding]:
+    if key not in _FINDING_CLASSES:
+        name = "Finding_" + re.sub(r"\W+", "_", "_".join(key))[:60]
+        _FINDING_CLASSES[key] = type(name, (Finding,), {"key": key})
+    return _FINDING_CLASSES[key]
+
+
+def rows_for(case: Any, adapters: Sequence[Adapter], known: KnownDiscrepancies | None) -> list[Row]:
+    """Every row of one example: forward and gradient rows of each adapter."""
+    rows: list[Row] = []
+    for adapter in adapters:
+        if "forward" in case.checks:
+            rows.append(adapter_row(case, adapter, discrepancies=known))
+        rows += gradient_rows(case, adapter, discrepancies=known)
+    return rows
+
+
+@dataclass
+class Stats:
+    """Examples run (shrinking included), seconds spent per framework, findings by mechanism."""
+
+    examples: int = 0
+    rejected: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    findings: dict[tuple[str, str, str], Finding] = field(default_factory=dict)
+
+    def rates(self) -> dict[str, float]:
+        """Examples per second each framework's adapters would sustain alone."""
+        return {f: self.examples / s for f, s in sorted(self.seconds.items()) if s > 0}
+
+
+def fuzz(
+    adapters: Sequence[Adapter],
+    *,
+    budget: int = 200,
+    seconds: float | None = None,
+    seed: int = 0,
+    dtypes: tuple[str, ...] = ("float32",),
+    checks: tuple[str, ...] = ("forward",),
+    known: KnownDiscrepancies | None = None,
+    database: Path | None = DATABASE,
+    round_size: int = 50,
+    on_example: Callable[[Stats], None] | None = None,
+) -> Stats:
+    """Draw `budget` examples (fewer when `seconds` run out first), shrink what fails; returns
+    the statistics and the findings."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as hypothesis_seed
+    from hypothesis.database import DirectoryBasedExampleDatabase
+    from hypothesis import reject
+
+    from harness.casefile import CaseFileError, case_from_mapping
+    from harness.fuzz_strategies import case_mappings
+
+    stats = Stats()
+    start = time.monotonic()
+    strategy = case_mappings(dtypes=dtypes, checks=checks)
+
+    def out_of_time() -> bool:
+        return seconds is not None and time.monotonic() - start > seconds
+
+    def example(mapping: dict[str, Any]) -> None:
+        if out_of_time():
+            reject()  # the time is spent: the rest of the round is skipped, not run
+        try:
+            case = case_from_mapping(mapping, file="fuzz.yaml")
+        except CaseFileError:
+            stats.rejected += 1
+            reject()
+        stats.examples += 1
+        rows = []
+        for adapter in adapters:
+            began = time.perf_counter()
+            rows += rows_for(case, [adapter], known)
+            stats.seconds[adapter.framework] += time.perf_counter() - began
+        if on_example is not None:
+            on_example(stats)
+        failing = sorted((r for r in rows if r.status in ("fail", "error")), key=mechanism)
+        if failing:
+            raise finding_class(mechanism(failing[0]))(mapping, failing[0], rows)
+
+    round_number, remaining = 0, budget
+    while remaining > 0 and not out_of_time():
+        size = min(round_size, remaining)
+        remaining -= size
+        test = settings(
+            max_examples=size, deadline=None, report_multiple_bugs=True, print_blob=False,
+            database=None if database is None else DirectoryBasedExampleDatabase(str(database)),
+            suppress_health_check=list(HealthCheck),
+        )(given(strategy)(example))
+        test = hypothesis_seed(seed * 1000 + round_number)(test)
+        before = stats.examples
+        try:
+            test()
+        except BaseException as error:  # noqa: BLE001 - the findings come back as exceptions
+            for finding in _findings_in(error):
+                stats.findings.setdefault(finding.key, finding)
+        round_number += 1
+        if stats.examples == before:  # nothing valid drawn in a whole round: stop rather than spin
+            break
+    return stats
+
+
+def _findings_in(error: BaseException) -> list[Finding]:
+    """The findings inside what hypothesis raised (one, or a group of them); anything else is a
+    bug of tconv and is raised again."""
+    if isinstance(error, Finding):
+        return [error]
+    if isinstance(error, BaseExceptionGroup):
+        found = []
+        for inner in error.exceptions:
+            found += _findings_in(inner)
+        return found
+    raise error
+
+
+def slug(key: tuple[str, str, str]) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", "-".join(key).lower()).strip("-")[:80]
+
+
+def write_finding(finding: Finding, out: Path, *, environment: dict[str, str]) -> Path:
+    """The shrunk case as a case file: running it with `tconv run` shows the disagreement."""
+    name = slug(finding.key)
+    mapping = {**finding.mapping, "id": name}
+    verdicts = [f"#   {r.adapter}{'' if r.check == 'forward' else ':' + r.check}: {r.status}"
+                + (f" ({r.message[:120]})" if r.status != "pass" and r.message else "") for r in finding.rows]
+    versions = sorted({f"{r.framework} {r.framework_version}" for r in finding.rows})
+    header = [
+        f"# Found by `tconv fuzz`: {finding.row.full_id} is {finding.row.status}.",
+        f"# Diagnosis: {finding.row.diagnosis or 'none'}",
+        f"# Message: {finding.row.message[:300]}",
+        f"# Versions: {', '.join(versions)}",
+        f"# Platform: {environment.get('cpu', '?')} ({environment.get('cpu_isa', '?')})",
+        "# Verdicts of every adapter on this case:",
+        *verdicts,
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.yaml"
+    body = yaml.safe_dump({"cases": [mapping]}, sort_keys=False, default_flow_style=None)
+    path.write_text("\n".join(header) + "\n" + body, encoding="utf-8")
+    return path

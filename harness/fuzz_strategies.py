@@ -1,0 +1,103 @@
+"""Hypothesis strategies for the fuzzer: random valid case mappings, as a user would write them.
+
+Each example is a case-file mapping (the YAML a finding is written as), built so that nearly
+every draw is valid: sizes are drawn first and the options that depend on them (crops that
+leave at least one position, an `output_shape` its padding's rule accepts) after. Hypothesis
+shrinks toward the first option of each choice, so the lists below start with the simplest
+value (rank 1, no groups, stride 1, padding 0, float32, no bias), and integers shrink to their
+lower bound: a shrunk finding is small and plain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from harness.geometry import full_length
+
+PADDING_FORMS = ("int", "valid", "same", "same_upper", "same_lower", "per_dim", "pairs")
+DISTRIBUTIONS = {  # the data, as generated-array specs (harness.generate)
+    "normal": {"distribution": "normal"},
+    "positive": {"distribution": "uniform", "low": 0.5, "high": 2.0},
+    "integers": {"distribution": "integers", "low": -4, "high": 5},
+    "wide": {"distribution": "normal", "scale": 1000.0},
+    "tiny": {"distribution": "normal", "scale": 0.001},
+}
+
+
+def _sizes(draw: st.DrawFn, rank: int, low: int, high: int) -> list[int]:
+    return [draw(st.integers(low, high)) for _ in range(rank)]
+
+
+@st.composite
+def case_mappings(draw: st.DrawFn, *, dtypes: tuple[str, ...] = ("float32",), checks: tuple[str, ...] = ("forward",),
+                  large: bool = False) -> dict[str, Any]:
+    """One case mapping: rank 1-3, batch (0 included), channels, groups and depthwise, kernel
+    sizes (up to 12 with `large`), stride, dilation, every padding form, output_padding (also
+    between stride and dilation), output_shape in each framework's form, bias, dtype, data."""
+    rank = draw(st.integers(1, 3))
+    grouping = draw(st.sampled_from(["none", "groups", "depthwise"]))
+    groups = 1 if grouping == "none" else draw(st.integers(2, 3))
+    c_in = groups * (1 if grouping == "depthwise" else draw(st.integers(1, 3)))
+    c_out = groups * draw(st.integers(1, 3))
+    batch = draw(st.integers(1, 2) | st.just(0))
+    sizes = _sizes(draw, rank, 1, 6)
+    kernel = _sizes(draw, rank, 1, 12 if large else 4)
+    stride = _sizes(draw, rank, 1, 4)
+    dilation = _sizes(draw, rank, 1, 3)
+    output_padding = [draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation)]
+    full = [full_length(n, k, s, d) for n, k, s, d in zip(sizes, kernel, stride, dilation)]
+    form = draw(st.sampled_from(PADDING_FORMS))
+    mapping: dict[str, Any] = {"id": "fuzz", "rank": rank, "batch": batch, "in_channels": c_in, "out_channels": c_out,
+                               "input_size": sizes, "kernel_size": kernel, "stride": stride, "dilation": dilation,
+                               "groups": groups}
+    if form == "int":
+        mapping["padding"] = draw(st.integers(0, max(0, (min(f + op for f, op in zip(full, output_padding)) - 1) // 2)))
+    elif form == "per_dim":
+        mapping["padding"] = [draw(st.integers(0, max(0, (f + op - 1) // 2))) for f, op in zip(full, output_padding)]
+    elif form == "pairs":
+        pairs = []
+        for f, op in zip(full, output_padding):
+            begin = draw(st.integers(0, f + op - 1))
+            pairs.append([begin, draw(st.integers(0, f + op - 1 - begin))])
+        mapping["padding"] = pairs
+    else:
+        mapping["padding"] = form
+    if draw(st.integers(0, 4)) == 0:  # an output_shape, in the form its padding selects
+        shape = _output_shape(draw, mapping["padding"], sizes, kernel, stride, dilation, output_padding, full)
+        if shape is not None:
+            mapping["output_shape"] = shape
+            if mapping["padding"] in ("valid", "same") or isinstance(mapping["padding"], int) and mapping["padding"]:
+                output_padding = [0] * rank
+    if any(output_padding):
+        mapping["output_padding"] = output_padding
+    mapping["dtype"] = draw(st.sampled_from(dtypes))
+    data = DISTRIBUTIONS[draw(st.sampled_from(list(DISTRIBUTIONS)))]
+    mapping["seed"] = draw(st.integers(0, 1000))
+    mapping["input"] = dict(data)
+    mapping["kernel"] = dict(data)
+    if draw(st.booleans()):
+        mapping["bias"] = {"seed": mapping["seed"] + 2}
+    wanted = [c for c in checks if c != "grad_bias" or "bias" in mapping]
+    if wanted != ["forward"]:
+        mapping["check"] = wanted
+    return mapping
+
+
+def _output_shape(draw: st.DrawFn, padding: object, sizes: list[int], kernel: list[int], stride: list[int],
+                  dilation: list[int], output_padding: list[int], full: list[int]) -> list[int] | None:
+    """A size per dim that the padding's `output_shape` rule accepts (see docs/contract.md)."""
+    if padding == "same":
+        return [n * s - draw(st.integers(0, s - 1)) for n, s in zip(sizes, stride)]
+    if padding == "valid":
+        shape = []
+        for n, k, s, d in zip(sizes, kernel, stride, dilation):
+            low = (n - 1) * s + d * (k - 1) + 1
+            shape.append(low + draw(st.integers(0, s - 1)))
+        return shape
+    if padding in ("same_upper", "same_lower", 0):
+        return [draw(st.integers(1, f + op + s - 1)) for f, op, s in zip(full, output_padding, stride)]
+    if isinstance(padding, int):
+        return [f - 2 * padding + draw(st.integers(0, s - 1)) for f, s in zip(full, stride)]
+    return None

@@ -1,0 +1,67 @@
+"""The fuzzer finds a bug planted where nobody would look, and shrinks it to a small case.
+
+`Planted` is a test-only adapter: the oracle's answer, wrong (one element off) only when some
+dim has stride 3 and output_padding 2. A short fuzz run must find it, shrink it to a case of at
+most a few dozen elements, write it as a case file, and that file must reproduce the failure
+with `tconv run`. The correct oracle adapter beside it must give no finding.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from adapters.base import Adapter
+from harness.casefile import load_cases
+from harness.dtypes import numpy_dtype
+from harness.fuzz import fuzz, write_finding
+from harness.oracle import conv_transpose
+from harness.runner import adapter_row
+
+
+class Oracle(Adapter):
+    name = "test.oracle"
+    framework = "test"
+
+    def run(self, case):
+        return conv_transpose(case.input, case.kernel, **case.oracle_kwargs()).astype(numpy_dtype(case.dtype))
+
+
+class Planted(Oracle):
+    name = "test.planted"
+
+    def run(self, case):
+        y = super().run(case)
+        if any(s == 3 and op == 2 for s, op in zip(case.stride, case.output_padding)) and y.size:
+            y = y.copy()
+            y.flat[-1] += 1 + abs(y.flat[-1])
+        return y
+
+
+def test_the_fuzzer_finds_and_shrinks_a_planted_bug(tmp_path: Path) -> None:
+    stats = fuzz([Oracle(), Planted()], budget=300, seed=1, database=None)
+    assert stats.examples >= 300
+    keys = list(stats.findings)
+    assert keys and all(key[0] == "test.planted" for key in keys), keys
+    finding = stats.findings[keys[0]]
+    mapping = finding.mapping
+    assert 3 in mapping["stride"] and 2 in mapping["output_padding"]
+    case_elements = finding.rows[0].params
+    elements = np.prod([int(n) for n in case_elements["input_shape"].split("x")]) + \
+        np.prod([int(n) for n in case_elements["kernel_shape"].split("x")])
+    assert elements <= 36, mapping  # shrunk: a few dozen elements at most
+
+    path = write_finding(finding, tmp_path, environment={"cpu": "test"})
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# Found by `tconv fuzz`: ") and "test.oracle: pass" in text
+    case = load_cases([path])[0]
+    assert adapter_row(case, Planted()).status == "fail"
+    assert adapter_row(case, Oracle()).status == "pass"
+    assert yaml.safe_load(text)["cases"][0]["id"] == path.stem
+
+
+def test_a_correct_adapter_gives_no_finding() -> None:
+    stats = fuzz([Oracle()], budget=60, seed=2, database=None, dtypes=("float32", "float16", "float64"))
+    assert stats.examples >= 60 and not stats.findings
