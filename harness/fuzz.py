@@ -93,6 +93,7 @@ def fuzz(
     seed: int = 0,
     dtypes: tuple[str, ...] = ("float32",),
     checks: tuple[str, ...] = ("forward",),
+    special: bool = False,
     known: KnownDiscrepancies | None = None,
     database: Path | None = DATABASE,
     round_size: int = 50,
@@ -110,7 +111,7 @@ def fuzz(
 
     stats = Stats()
     start = time.monotonic()
-    strategy = case_mappings(dtypes=dtypes, checks=checks)
+    strategy = case_mappings(dtypes=dtypes, checks=checks, special=special)
 
     def out_of_time() -> bool:
         return seconds is not None and time.monotonic() - start > seconds

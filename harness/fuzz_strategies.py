@@ -32,10 +32,11 @@ def _sizes(draw: st.DrawFn, rank: int, low: int, high: int) -> list[int]:
 
 @st.composite
 def case_mappings(draw: st.DrawFn, *, dtypes: tuple[str, ...] = ("float32",), checks: tuple[str, ...] = ("forward",),
-                  large: bool = False) -> dict[str, Any]:
+                  large: bool = False, special: bool = False) -> dict[str, Any]:
     """One case mapping: rank 1-3, batch (0 included), channels, groups and depthwise, kernel
     sizes (up to 12 with `large`), stride, dilation, every padding form, output_padding (also
-    between stride and dilation), output_shape in each framework's form, bias, dtype, data."""
+    between stride and dilation), output_shape in each framework's form, bias, dtype, data; with
+    `special`, some inputs or kernels hold inf, -inf, NaN, a huge value or a subnormal."""
     rank = draw(st.integers(1, 3))
     grouping = draw(st.sampled_from(["none", "groups", "depthwise"]))
     groups = 1 if grouping == "none" else draw(st.integers(2, 3))
@@ -77,6 +78,10 @@ def case_mappings(draw: st.DrawFn, *, dtypes: tuple[str, ...] = ("float32",), ch
     mapping["seed"] = draw(st.integers(0, 1000))
     mapping["input"] = dict(data)
     mapping["kernel"] = dict(data)
+    if special and batch and draw(st.integers(0, 2)) == 0:
+        which = draw(st.sampled_from(["input", "kernel"]))
+        shape = [batch, c_in, *sizes] if which == "input" else [c_in, c_out // groups, *kernel]
+        mapping[which] = _with_special_values(draw, shape, seed=mapping["seed"] + (which == "kernel"), data=data)
     if draw(st.booleans()):
         mapping["bias"] = {"seed": mapping["seed"] + 2}
     wanted = [c for c in checks if c != "grad_bias" or "bias" in mapping]
@@ -101,3 +106,20 @@ def _output_shape(draw: st.DrawFn, padding: object, sizes: list[int], kernel: li
     if isinstance(padding, int):
         return [f - 2 * padding + draw(st.integers(0, s - 1)) for f, s in zip(full, stride)]
     return None
+
+
+SPECIAL_VALUES = (float("inf"), float("-inf"), float("nan"), 1e30, 1e-40)
+
+
+def _with_special_values(draw: st.DrawFn, shape: list[int], *, seed: int, data: dict[str, Any]) -> Any:
+    """The generated array written out, with one to three elements replaced by special values."""
+    import numpy as np
+
+    from harness.generate import generate
+
+    values = generate(shape, seed=seed, **data)
+    if values.size:
+        flat = values.reshape(-1)
+        for _ in range(draw(st.integers(1, 3))):
+            flat[draw(st.integers(0, flat.size - 1))] = draw(st.sampled_from(SPECIAL_VALUES))
+    return np.asarray(values).tolist()
