@@ -3,8 +3,10 @@
 Order of work for a file: parse the YAML (duplicate keys are errors; `1e-3` is a float as in
 YAML 1.2), validate the top level, merge file-level `defaults:` into each case, expand `sweep:`
 into one case per combination, validate each case's fields (`harness.schema`), then apply the
-rules that tie fields together and build the `Case`. The first problem stops the file: a
-malformed file is never run.
+rules that tie fields together and build the `Case`. A malformed file is never run; every
+case of every file is checked, and all the problems found (up to `ERROR_LIMIT`) are raised at
+once as one `CaseFileError`. What breaks a whole file (YAML that does not parse, no `cases:`
+list, bad `defaults:`) stops that file only.
 """
 
 from __future__ import annotations
@@ -24,24 +26,51 @@ from harness.case import Case
 from harness.schema import CASE_KEYS, CaseFileModel, RawCase
 
 NOT_CASE_FILES = frozenset({"known_discrepancies.yaml"})
+ERROR_LIMIT = 20  # problems listed at once; the rest are counted
 SweepSpec = dict[str, list[Any]] | list[dict[str, list[Any]]]
 _sweep_adapter = pydantic.TypeAdapter(SweepSpec)
 
 
 class CaseFileError(Exception):
-    """A malformed case file; `str()` is the one line the command line prints."""
+    """A malformed case file; `str()` is what the command line prints.
+
+    One problem is one line naming the file, the case and the field. Several (`combine`) are a
+    summary line, `N errors in FILE`, then one such line per problem; the attributes (`file`,
+    `message`, `case_id`, `field`, `line`) are the first problem's, `errors` lists them all.
+    """
 
     def __init__(
         self, file: str, message: str, *, case_id: str | None = None, field: str | None = None,
         line: int | None = None,
     ) -> None:
         self.file, self.message, self.case_id, self.field, self.line = file, message, case_id, field, line
+        self.errors: list[CaseFileError] = [self]
+        self.total = 1
         parts = [file if line is None else f"{file}: line {line}"]
         if case_id is not None:
             parts.append(f"case {case_id!r}")
         if field is not None:
             parts.append(f"field {field!r}")
         super().__init__(": ".join(parts + [message]))
+
+    @classmethod
+    def combine(cls, errors: list["CaseFileError"], total: int | None = None) -> "CaseFileError":
+        """One error standing for several (`total` counts those beyond the listed ones)."""
+        flat = [e for error in errors for e in error.errors]
+        total = max(total or 0, sum(e.total for e in errors), len(flat))
+        if total == 1:
+            return flat[0]
+        first = flat[0]
+        combined = cls(first.file, first.message, case_id=first.case_id, field=first.field, line=first.line)
+        combined.errors, combined.total = flat, total
+        files = list(dict.fromkeys(e.file for e in flat))
+        where = files[0] if len(files) == 1 else f"{len(files)} case files"
+        lines = [f"{total} errors in {where} (nothing was run; fix them all, then run again):"]
+        lines += [f"  {Exception.__str__(e)}" for e in flat]
+        if total > len(flat):
+            lines.append(f"  ... and {total - len(flat)} more (only the first {len(flat)} are listed)")
+        combined.args = ("\n".join(lines),)
+        return combined
 
 
 class _Loader(yaml.SafeLoader):
@@ -157,19 +186,39 @@ def parse_text(text: str, name: str, *, where: str | None = None) -> list[Case]:
         raise CaseFileError(file, "not a key that defaults can set", field=f"defaults.{unknown[0]}")
 
     cases: list[Case] = []
+    errors: list[CaseFileError] = []
+    total = 0
+
+    def problem(error: CaseFileError) -> None:
+        nonlocal total
+        total += 1
+        if len(errors) < ERROR_LIMIT:
+            errors.append(error)
+
     seen: set[str] = set()
     for index, entry in enumerate(top.cases):
-        for raw in _expand_sweep({**top.defaults, **entry}, file):
+        try:
+            raws = _expand_sweep({**top.defaults, **entry}, file)
+        except CaseFileError as error:
+            problem(error)
+            continue
+        for raw in raws:
             if "id" not in raw:
-                raise CaseFileError(file, "missing (required)", case_id=f"#{index + 1}", field="id")
+                problem(CaseFileError(file, "missing (required)", case_id=f"#{index + 1}", field="id"))
+                continue
+            case_id = str(raw["id"])
+            if case_id in seen:
+                problem(CaseFileError(file, "duplicate id in this file", case_id=case_id, field="id"))
+                continue
+            seen.add(case_id)
             try:
                 case = case_from_mapping(raw, file=name)
             except CaseFileError as error:
-                raise CaseFileError(file, error.message, case_id=error.case_id, field=error.field) from None
-            if case.id in seen:
-                raise CaseFileError(file, "duplicate id in this file", case_id=case.id, field="id")
-            seen.add(case.id)
+                problem(CaseFileError(file, error.message, case_id=error.case_id, field=error.field))
+                continue
             cases.append(case)
+    if errors:
+        raise CaseFileError.combine(errors, total)
     return cases
 
 
@@ -193,14 +242,21 @@ def case_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
 
 
 def load_cases(paths: Iterable[str | Path]) -> list[Case]:
-    """Load and validate every case under `paths`; raises `CaseFileError` on the first problem."""
+    """Load and validate every case under `paths`; raises one `CaseFileError` listing every
+    problem of every file (up to `ERROR_LIMIT`, the rest counted)."""
     cases: list[Case] = []
+    errors: list[CaseFileError] = []
     for path, name in case_files(paths):
         try:
             text = path.read_text(encoding="utf-8")
+            cases.extend(parse_text(text, name, where=str(path)))
         except (OSError, UnicodeDecodeError) as error:
-            raise CaseFileError(str(path), f"cannot read: {error}") from None
-        cases.extend(parse_text(text, name, where=str(path)))
+            errors.append(CaseFileError(str(path), f"cannot read: {error}"))
+        except CaseFileError as error:
+            errors.append(error)
+    if errors:
+        listed = [e for error in errors for e in error.errors][:ERROR_LIMIT]
+        raise CaseFileError.combine(listed, sum(e.total for e in errors))
     return cases
 
 

@@ -1,20 +1,26 @@
 """Terminal output: a progress bar while running, then a short summary table (rich).
 
-`--quiet` turns both off (for CI logs); the exit status and the report files are the same.
+The bar says what it is doing (`importing tensorflow...`, then the case that runs) and counts
+the rows the run will really produce. On a terminal, failure lines are cut to its width (the
+full text is in the report). `--quiet` turns the bar and the tables off (for CI logs); the exit
+status and the report files are the same.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich import box
+from rich.cells import cell_len
 from rich.console import Console as RichConsole
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 if TYPE_CHECKING:
@@ -27,31 +33,81 @@ STATUSES = tuple(STATUS_STYLE)
 HEADERS = {"unsupported": "unsup."}
 
 
+@contextmanager
+def stderr_to(path: Path) -> Iterator[None]:
+    """Send what is written to file descriptor 2 (TensorFlow's and XLA's C++ logs, Python
+    warnings) to `path` instead of the terminal, where it would land inside the progress bar;
+    fd 2 is restored afterwards, also on an exception. A process without an fd 2 runs as is."""
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(path, "wb") as log:
+            os.dup2(log.fileno(), 2)
+            try:
+                yield
+            finally:
+                try:
+                    sys.stderr.flush()
+                except (OSError, ValueError):
+                    pass
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+class Bar:
+    """The running bar's handle: `phase(text)` says what is going on, `advance(row)` counts a row.
+    Without a bar (quiet, nothing to run) both do nothing."""
+
+    def __init__(self, progress: Progress | None = None, task: TaskID | None = None) -> None:
+        self._progress, self._task = progress, task
+        self.advanced = 0
+
+    def phase(self, text: str) -> None:
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, description=escape(text))
+
+    def advance(self, row: "Row | None" = None) -> None:
+        self.advanced += 1
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, advance=1)
+
+
 class Console:
     """What `tconv` prints; silent but for failures and warnings when quiet."""
 
-    def __init__(self, *, quiet: bool = False) -> None:
+    def __init__(self, *, quiet: bool = False, console: RichConsole | None = None) -> None:
         self.quiet = quiet
-        self.out = RichConsole(highlight=False)
+        self.out = console if console is not None else RichConsole(highlight=False)
 
     @contextmanager
-    def progress(self, *, total: int) -> Iterator[Callable[["Row"], None]]:
-        """A progress bar over `total` rows; yields the callback that advances it."""
+    def progress(self, *, total: int) -> Iterator[Bar]:
+        """A progress bar over `total` rows; yields its `Bar` (phase text, advance per row)."""
         if self.quiet or total == 0:
-            yield lambda row: None
+            yield Bar()
             return
         columns = (TextColumn("[bold]tconv run"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                    TextColumn("{task.description}"))
         with Progress(*columns, console=self.out, transient=True) as bar:
-            task = bar.add_task("", total=total)
+            yield Bar(bar, bar.add_task("starting...", total=total))
 
-            def advance(row: "Row") -> None:
-                bar.update(task, advance=1, description=escape(f"{row.case_id} [{row.adapter}]"))
+    def _row_line(self, status: str, text: str) -> bool:
+        """One failure line; on a terminal cut to its width (True when cut)."""
+        line = f"[{STATUS_STYLE[status]}]{status}[/] {escape(text)}"
+        if not self.out.is_terminal:
+            self.out.print(line, soft_wrap=True)
+            return False
+        self.out.print(line, no_wrap=True, overflow="ellipsis", crop=True)
+        return cell_len(status) + 1 + cell_len(text) > self.out.width
 
-            yield advance
-
-    def summary(self, rows: Sequence["Row"], *, paths: Mapping[str, Path], warnings: Sequence[str]) -> None:
-        """Counts per adapter and status, the failing rows, warnings and where the report is."""
+    def summary(self, rows: Sequence["Row"], *, paths: Mapping[str, Path], warnings: Sequence[str],
+                log: Path | None = None) -> None:
+        """Counts per adapter and status, the failing rows, warnings, the frameworks' own log
+        (what they wrote to stderr during the run, kept out of the bar) and where the report is."""
         counts = Counter((r.adapter, r.status) for r in rows)
         if not self.quiet:
             table = Table(title="tconv: rows per adapter and status", box=box.SIMPLE_HEAD, pad_edge=False)
@@ -64,17 +120,23 @@ class Console:
             versions = dict.fromkeys(f"{r.framework} {r.framework_version}" for r in rows if r.adapter != "oracle")
             self.out.print(f"versions: {escape(', '.join(versions))}", soft_wrap=True)
         bad = [r for r in rows if r.status in ("fail", "error")]
+        cut = False
         for row in bad[:40]:
             detail = f" ({row.diagnosis})" if row.diagnosis else ""
-            self.out.print(f"[{STATUS_STYLE[row.status]}]{row.status}[/] {escape(f'{row.full_id}: {row.message}{detail}')}",
-                           soft_wrap=True)
+            cut |= self._row_line(row.status, " ".join(f"{row.full_id}: {row.message}{detail}".split()))
         if len(bad) > 40:
             self.out.print(f"... and {len(bad) - 40} more failing rows, see the report")
+        elif cut:
+            self.out.print("(cut to fit the terminal; full text in the report)")
         for warning in warnings:
             self.out.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
         total = Counter(r.status for r in rows)
         line = ", ".join(f"{total[s]} {s}" for s in STATUSES if total[s])
         self.out.print(f"{len(rows)} rows: {line or 'none'}")
+        if log is not None:
+            lines = len(log.read_text(encoding="utf-8", errors="replace").splitlines())
+            self.out.print(f"framework log: {lines} line{'s' if lines != 1 else ''} the frameworks wrote to stderr, "
+                           f"in {escape(str(log))}", soft_wrap=True)
         report = paths.get("html") or paths.get("csv")
         self.out.print(f"report: {escape(str(report))}")
 

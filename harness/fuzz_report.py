@@ -44,7 +44,7 @@ def findings_page(findings: Sequence[tuple[Finding, Path]], summary: str) -> str
 
 def run_fuzz(adapters: Sequence[Adapter], *, budget: int, seconds: float | None, seed: int, dtypes: tuple[str, ...],
              checks: tuple[str, ...], known: KnownDiscrepancies, out: Path, database: Path | None,
-             environment: dict[str, str], quiet: bool = False) -> int:
+             environment: dict[str, str], special: bool = False, quiet: bool = False) -> int:
     """Fuzz, write what was found, print the summary; the exit status."""
     console = RichConsole(highlight=False, stderr=False)
     started = time.monotonic()
@@ -57,7 +57,7 @@ def run_fuzz(adapters: Sequence[Adapter], *, budget: int, seconds: float | None,
             progress.update(task, completed=min(stats.examples, budget), found=len(stats.findings))
 
         stats = fuzz(adapters, budget=budget, seconds=seconds, seed=seed, dtypes=dtypes, checks=checks, known=known,
-                     database=database, on_example=on_example)
+                     special=special, database=database, on_example=on_example)
     elapsed = time.monotonic() - started
     written = [(finding, write_finding(finding, out, environment=environment)) for finding in stats.findings.values()]
     summary = (f"{stats.examples} examples (shrinking included) in {elapsed:.0f} s, seed {seed}, dtypes "
@@ -66,7 +66,7 @@ def run_fuzz(adapters: Sequence[Adapter], *, budget: int, seconds: float | None,
     if written:
         out.mkdir(parents=True, exist_ok=True)
         (out / "findings.html").write_text(findings_page(written, summary), encoding="utf-8")
-    table = Table(title="examples per second, each framework's adapters alone", box=None)
+    table = Table(title="examples/s per framework (its adapters alone)", box=None, title_justify="left")
     table.add_column("framework")
     table.add_column("examples/s", justify="right")
     for framework, rate in stats.rates().items():

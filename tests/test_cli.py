@@ -26,11 +26,16 @@ def test_seeds_pass_on_numpy(tconv, tmp_path) -> None:
     assert (tmp_path / "report.json").exists()
 
 
-def test_oracle_rows_appear_whatever_frameworks_are_named(tconv, tmp_path) -> None:
-    status, _, _ = tconv("run", SEEDS, "--frameworks", "numpy", "--adapters", "none-such", "--out", tmp_path, "--quiet")
+def test_oracle_rows_appear_whatever_frameworks_are_named(tconv, tmp_path, monkeypatch) -> None:
+    """A named framework that is not installed leaves no adapter; the oracle rows are there all the same."""
+    import adapters
+
+    monkeypatch.setattr(adapters, "framework_installed", lambda framework: framework != "torch")
+    status, out, _ = tconv("run", SEEDS, "--frameworks", "torch", "--out", tmp_path, "--quiet")
     assert status == 0
     frame = pd.read_csv(tmp_path / "report.csv")
     assert set(frame["adapter"]) == {"oracle"} and len(frame) == 8
+    assert "framework not installed, its adapters left out: torch" in out
 
 
 def test_a_wrong_golden_value_fails_the_oracle_row(write_cases, tconv, tmp_path) -> None:

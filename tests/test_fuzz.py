@@ -65,3 +65,17 @@ def test_the_fuzzer_finds_and_shrinks_a_planted_bug(tmp_path: Path) -> None:
 def test_a_correct_adapter_gives_no_finding() -> None:
     stats = fuzz([Oracle()], budget=60, seed=2, database=None, dtypes=("float32", "float16", "float64"))
     assert stats.examples >= 60 and not stats.findings
+
+
+def test_tconv_fuzz_writes_findings_and_exits_1(tmp_path: Path, tconv) -> None:  # noqa: ANN001
+    plugin = tmp_path / "planted.py"
+    plugin.write_text(
+        "import sys\nsys.path.insert(0, %r)\nfrom test_fuzz import Planted\nADAPTERS = (Planted(),)\n"
+        % str(Path(__file__).parent), encoding="utf-8")
+    status, out, err = tconv("fuzz", "--frameworks", "test", "--plugin", plugin, "--budget", "200", "--seed", "1",
+                             "--out", tmp_path / "found", "--quiet")
+    assert status == 1, err
+    found = sorted((tmp_path / "found").glob("*.yaml"))
+    assert found and "finding: test.planted" in out
+    assert (tmp_path / "found" / "findings.html").read_text(encoding="utf-8").count("<tr>") == len(found) + 1
+    assert not (tmp_path / "found" / "frameworks.log").exists()
