@@ -1,12 +1,16 @@
 """Pictures of a failing result: expected, actual and their difference (matplotlib, PNG).
 
 Used by the HTML report for 1-D and 2-D cases, from the slice the runner keeps of a failing row.
+The figure uses matplotlib's constrained layout and the title is wrapped to the figure's width
+at the separators of a row key (`::`, `/`, `,`, `[`), so the title, the panel titles and the
+colour bars never overlap (`tests/test_report.py` checks it on a long key).
 """
 
 from __future__ import annotations
 
 import base64
 import io
+import re
 
 import matplotlib
 
@@ -22,8 +26,33 @@ def _png(figure: plt.Figure) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def difference_png(plot: dict, *, title: str) -> str:
-    """Base64 PNG with three panels (two when the shapes differ): expected, actual, difference."""
+TITLE_SIZE = 9
+PANEL_WIDTH, PANEL_HEIGHT = 2.9, 2.6  # inches
+
+
+def wrap_title(title: str, width: int, *, tail: str = "") -> str:
+    """`title` in lines of at most `width` characters, broken after `::`, `/`, `,` or a space, or
+    before `[`, where it can be (a token longer than a line is cut); `tail` is kept in one piece."""
+    tokens = [t for t in re.split(r"(?<=::)|(?<=[/, ])|(?=\[)", title) if t] + ([f" {tail}"] if tail else [])
+    lines, line = [], ""
+    for token in tokens:
+        while len(token) > width:  # a token longer than a line: cut it
+            if line:
+                lines.append(line.rstrip())
+                line = ""
+            lines.append(token[:width])
+            token = token[width:]
+        if line and len(line) + len(token.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += token if line else token.lstrip()
+    if line.strip():
+        lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def difference_figure(plot: dict, *, title: str) -> plt.Figure:
+    """The figure of `difference_png` (the caller closes it)."""
     expected = np.asarray(plot["expected"], dtype=np.float64)
     actual = np.asarray(plot["actual"], dtype=np.float64)
     same = expected.shape == actual.shape
@@ -31,8 +60,12 @@ def difference_png(plot: dict, *, title: str) -> str:
     if same:
         with np.errstate(invalid="ignore"):  # inf - inf where both overflow: NaN, left blank
             panels.append(("actual - expected", actual - expected))
-    figure, axes = plt.subplots(1, len(panels), figsize=(2.9 * len(panels), 2.6), squeeze=False)
-    figure.suptitle(f"{title} ({plot.get('where', '')})", fontsize=9)
+    figure, axes = plt.subplots(1, len(panels), figsize=(PANEL_WIDTH * len(panels), PANEL_HEIGHT), squeeze=False,
+                                layout="constrained")
+    where = plot.get("where", "")
+    # About 0.6 em per character of the title font: the characters that fit across the figure.
+    fits = int(PANEL_WIDTH * len(panels) * 72 / (0.6 * TITLE_SIZE))
+    figure.suptitle(wrap_title(title, fits, tail=f"({where})" if where else ""), fontsize=TITLE_SIZE)
     finite = np.concatenate([a[np.isfinite(a)].ravel() for _, a in panels[:2]] + [np.zeros(1)])
     low, high = float(finite.min()), float(finite.max())
     for ax, (name, values) in zip(axes[0], panels):
@@ -48,4 +81,9 @@ def difference_png(plot: dict, *, title: str) -> str:
             figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
             ax.set_xticks([])
             ax.set_yticks([])
-    return _png(figure)
+    return figure
+
+
+def difference_png(plot: dict, *, title: str) -> str:
+    """Base64 PNG with three panels (two when the shapes differ): expected, actual, difference."""
+    return _png(difference_figure(plot, title=title))

@@ -23,12 +23,12 @@ CONTRACT_COLUMNS = [
     "message", "diagnosis",
 ]
 DETAIL_COLUMNS = [
-    "dtype", "rank", "input_shape", "kernel_shape", "stride", "padding", "output_padding", "dilation",
+    "check", "dtype", "rank", "input_shape", "kernel_shape", "stride", "padding", "output_padding", "dilation",
     "groups", "bias", "output_shape", "expected_shape", "actual_shape", "max_rel_err", "tol_ratio",
     "worst_index", "expected_value", "actual_value", "time_ms", "device", "path", "sent", "known_issue",
 ]
 COLUMNS = CONTRACT_COLUMNS + DETAIL_COLUMNS
-KEY = ["case_file", "case_id", "adapter"]
+KEY = ["case_file", "case_id", "adapter", "check"]  # the contract's key, plus what was judged (forward or a gradient)
 
 
 def rows_frame(rows: Sequence[Row], environment: dict[str, str] | None = None) -> pd.DataFrame:
@@ -83,21 +83,91 @@ def write_reports(out: Path, rows: Sequence[Row], environment: dict[str, str], *
     return paths
 
 
-def read_report(path: str | Path) -> tuple[pd.DataFrame, dict[str, str], dict[str, dict]]:
-    """A saved report (CSV or JSON) -> (rows, environment, plots)."""
+NEEDED_COLUMNS = ("case_file", "case_id", "adapter", "status")  # what any reading of a report needs
+
+
+class ReportError(ValueError):
+    """A file that is not a readable tconv report; `str()` says what is wrong and what to give."""
+
+
+def read_report(path: str | Path, *, needed: Sequence[str] = NEEDED_COLUMNS
+                ) -> tuple[pd.DataFrame, dict[str, str], dict[str, dict]]:
+    """A saved report (CSV or JSON) -> (rows, environment, plots).
+
+    Raises `ReportError` for what is not a report: a missing file or a folder, a case file, an
+    empty, header-only or truncated CSV, JSON that is not a report, a table without the
+    `needed` columns or without rows.
+    """
     path = Path(path)
-    if path.suffix == ".json":
-        document = json.loads(path.read_text(encoding="utf-8"))
-        frame = pd.DataFrame(document.get("rows", []))
-        for column in ("max_abs_err", "max_rel_err", "tol_ratio", "expected_value", "actual_value", "time_ms"):
-            if column in frame:
-                frame[column] = pd.to_numeric(frame[column].replace({"inf": math.inf, "-inf": -math.inf}),
-                                              errors="coerce")
-        return frame, dict(document.get("environment", {})), dict(document.get("plots", {}))
+    hint = "give the report.csv or report.json that `tconv run` wrote"
+    if path.is_dir():
+        raise ReportError(f"{path} is a folder; {hint} (e.g. {path / 'report.csv'})")
+    if not path.exists():
+        raise ReportError(f"{path}: no such file; {hint}")
+    if path.suffix.lower() in (".yaml", ".yml"):
+        raise ReportError(f"{path} is a case file, not a report; run it first (`tconv run {path} --out DIR`), "
+                          "then use DIR/report.json")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ReportError(f"{path}: cannot read ({error}); {hint}") from None
+    if not text.strip():
+        raise ReportError(f"{path} is empty; {hint}")
+    if path.suffix.lower() == ".json":
+        frame, environment, plots = _read_json(path, text, hint)
+    else:
+        frame, environment, plots = _read_csv(path, text, hint), None, {}
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ReportError(f"{path} lacks the column(s) {', '.join(missing)}: not a tconv report; {hint}")
+    if frame.empty:
+        raise ReportError(f"{path} has no rows (only a header); {hint}, of a run that produced rows")
+    return frame, environment if environment is not None else environment_of(frame), plots
+
+
+def _read_json(path: Path, text: str, hint: str) -> tuple[pd.DataFrame, dict[str, str], dict[str, dict]]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ReportError(f"{path}: not valid JSON ({error.msg} at line {error.lineno}; truncated?); {hint}") from None
+    rows = document.get("rows") if isinstance(document, dict) else None
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ReportError(f"{path}: JSON without a 'rows' list: not a tconv report; {hint}")
+    frame = pd.DataFrame(rows)
+    for column in ("max_abs_err", "max_rel_err", "tol_ratio", "expected_value", "actual_value", "time_ms"):
+        if column in frame:
+            frame[column] = pd.to_numeric(frame[column].replace({"inf": math.inf, "-inf": -math.inf}),
+                                          errors="coerce")
+    environment, plots = document.get("environment"), document.get("plots")
+    return frame, environment if isinstance(environment, dict) else {}, plots if isinstance(plots, dict) else {}
+
+
+def _read_csv(path: Path, text: str, hint: str) -> pd.DataFrame:
+    import csv
+    import io
+
+    # A report is written whole; a last line without its newline, or a record with another number of
+    # fields than the header, is a file cut short (a run killed while writing, a partial copy).
+    if not text.endswith("\n"):
+        raise ReportError(f"{path} is truncated (its last line is incomplete); {hint}")
+    try:
+        records = list(csv.reader(io.StringIO(text), strict=True))
+    except csv.Error as error:
+        raise ReportError(f"{path}: not a CSV table ({error}); {hint}") from None
+    width = len(records[0])
+    for number, record in enumerate(records[1:], start=2):
+        if record and len(record) != width:
+            raise ReportError(f"{path}: record {number} has {len(record)} fields, the header {width} "
+                              f"(truncated or not a tconv report); {hint}")
     text_columns = ("case_file", "case_id", "adapter", "message", "diagnosis", "known_issue", "worst_index",
-                    "framework_version", "path", "sent", "padding", "stride", "output_padding", "dilation", "output_shape")
-    frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={c: str for c in text_columns})
+                    "framework_version", "path", "sent", "padding", "stride", "output_padding", "dilation",
+                    "output_shape")
+    try:
+        frame = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""],
+                            dtype={c: str for c in text_columns})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        raise ReportError(f"{path}: not a CSV table ({' '.join(str(error).split())}); {hint}") from None
     for column in text_columns:
         if column in frame:
             frame[column] = frame[column].fillna("")
-    return frame, environment_of(frame), {}
+    return frame
