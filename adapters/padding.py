@@ -43,12 +43,12 @@ def full_size(size: int, kernel: int, stride: int, dilation: int) -> int:
 
 def canonical_span(
     size: int, kernel: int, stride: int, dilation: int, padding: object, output_padding: int,
-    output_shape: int | None,
+    output_shape: int | None, rule: str | None = None,
 ) -> Span:
     """The contract's output window for one dim (the adapters' own reading of it)."""
     full = full_size(size, kernel, stride, dilation)
     if output_shape is not None:
-        return Span(_output_shape_start(full, output_shape, padding, output_padding), output_shape)
+        return Span(_output_shape_start(full, output_shape, padding, output_padding, rule), output_shape)
     if isinstance(padding, str):
         if padding == "valid":
             return Span(0, full + output_padding)
@@ -59,19 +59,21 @@ def canonical_span(
     return Span(begin, full + output_padding - begin - end)
 
 
-def _output_shape_start(full: int, output_shape: int, padding: object, output_padding: int) -> int:
-    """The contract's three `output_shape` rules: TensorFlow (`valid`, `same`), ONNX (`same_upper`,
-    `same_lower`, no padding), PyTorch's `output_size=` (a symmetric integer padding)."""
-    if padding == "valid":
-        return 0
-    if padding == "same":
-        return max(full - output_shape, 0) // 2
-    if padding in ("same_upper", "same_lower", (0, 0)):
+def _output_shape_start(full: int, output_shape: int, padding: object, output_padding: int,
+                        rule: str | None) -> int:
+    """The contract's three `output_shape` rules: TensorFlow's (the default: `valid`, `same`),
+    ONNX's (`rule` onnx: `same_upper`, `same_lower`, no padding), PyTorch's `output_size=`
+    (`rule` pytorch: a symmetric integer padding)."""
+    if rule in (None, "tensorflow"):
+        if padding not in ("valid", "same"):
+            raise ValueError(f"TensorFlow's output_shape with padding {padding}")
+        return 0 if padding == "valid" else max(full - output_shape, 0) // 2
+    if rule == "onnx":
         excess = max(full + output_padding - output_shape, 0)
         return excess // 2 if padding == "same_upper" else (excess + 1) // 2
     begin, end = padding  # type: ignore[misc]
     if begin != end:
-        raise ValueError(f"output_shape with the padding pair {padding}")
+        raise ValueError(f"PyTorch's output_size with the padding pair {padding}")
     return begin
 
 
@@ -85,8 +87,9 @@ def canonical_spans(case: object) -> tuple[Span, ...]:
     """`canonical_span` for every spatial dim of a case."""
     c = case
     shapes = c.output_shape or (None,) * c.rank  # type: ignore[attr-defined]
+    rule = getattr(c, "output_shape_rule", None)
     return tuple(
-        canonical_span(n, k, s, d, p, op, o)
+        canonical_span(n, k, s, d, p, op, o, rule)
         for n, k, s, d, p, op, o in zip(
             c.input_size, c.kernel_size, c.stride, c.dilation, c.padding,  # type: ignore[attr-defined]
             c.output_padding, shapes,  # type: ignore[attr-defined]

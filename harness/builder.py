@@ -167,10 +167,13 @@ def build_case(raw: RawCase, file: str) -> Case:
     for dim, (op, s, d) in enumerate(zip(output_padding, stride, dilation)):
         if op >= max(s, d):
             raise CaseError("output_padding", f"{op} in dim {dim} is not below max(stride, dilation) = {max(s, d)}")
+    rule = raw.output_shape_rule
+    if rule is not None and output_shape is None:
+        raise CaseError("output_shape_rule", "says whose output_shape rule applies, but the case has no output_shape")
     if output_shape is not None:
         for dim, (o, n, k, s, d) in enumerate(zip(output_shape, x.shape[2:], w.shape[2:], stride, dilation)):
             problem = output_shape_problem(o, n, k, stride=s, dilation=d, padding=padding[dim],
-                                           output_padding=output_padding[dim])
+                                           output_padding=output_padding[dim], rule=rule)
             if problem is not None:
                 raise CaseError("output_shape", f"in dim {dim}: {problem}")
     for dim in range(rank):
@@ -178,6 +181,7 @@ def build_case(raw: RawCase, file: str) -> Case:
         window = output_window(
             n, k, stride=s, dilation=d, padding=padding[dim], output_padding=output_padding[dim],
             output_shape=None if output_shape is None else output_shape[dim],
+            output_shape_rule=rule,
         )
         if window.length < 1:
             full = full_length(n, k, s, d) + output_padding[dim]
@@ -189,7 +193,7 @@ def build_case(raw: RawCase, file: str) -> Case:
     if "grad_bias" in checks and raw.bias is None:
         raise CaseError("check", "grad_bias needs a bias")
     out_shape = (x.shape[0], c_out, *(
-        output_window(n, k, stride=s, dilation=d, padding=p, output_padding=op,
+        output_window(n, k, stride=s, dilation=d, padding=p, output_padding=op, output_shape_rule=rule,
                       output_shape=None if output_shape is None else output_shape[dim]).length
         for dim, (n, k, s, d, p, op) in enumerate(zip(x.shape[2:], w.shape[2:], stride, dilation, padding,
                                                        output_padding))))
@@ -221,5 +225,5 @@ def build_case(raw: RawCase, file: str) -> Case:
         groups=raw.groups, output_shape=output_shape, dtype=raw.dtype, expected=frozen(expected),
         expected_shape=None if raw.expected_shape is None else tuple(raw.expected_shape),
         description=raw.description, source=raw.source, tags=tuple(raw.tags),
-        gradual_underflow=raw.gradual_underflow, checks=checks, upstream=frozen(upstream),
+        gradual_underflow=raw.gradual_underflow, checks=checks, upstream=frozen(upstream), output_shape_rule=rule,
     )

@@ -44,6 +44,7 @@ class Case:
     gradual_underflow: bool = False  # judge: subnormals must be kept (no flush to zero accepted)
     checks: tuple[str, ...] = ("forward",)  # forward and/or grad_input, grad_weight, grad_bias
     upstream: np.ndarray | None = None  # the upstream gradient (output shape) for gradient checks
+    output_shape_rule: str | None = None  # whose output_shape rule: None (TensorFlow's), onnx, pytorch
 
     @property
     def full_id(self) -> str:
@@ -105,6 +106,7 @@ class Case:
                 *args, stride=self.stride[dim], dilation=self.dilation[dim], padding=self.padding[dim],
                 output_padding=self.output_padding[dim],
                 output_shape=None if self.output_shape is None else self.output_shape[dim],
+                output_shape_rule=self.output_shape_rule,
             )
             if window.stop > full_length(*args, self.stride[dim], self.dilation[dim]):
                 return True
@@ -125,11 +127,9 @@ class Case:
 
     @property
     def output_shape_form(self) -> str:
-        """Whose `output_shape` rule the case follows (`tensorflow`, `onnx`, `pytorch`; several
-        joined by `+` when dims differ), or "" without output_shape."""
-        if self.output_shape is None:
-            return ""
-        return "+".join(dict.fromkeys(output_shape_form(p) for p in self.padding))
+        """Whose `output_shape` rule the case follows (`tensorflow`, `onnx`, `pytorch`), or ""
+        without output_shape."""
+        return "" if self.output_shape is None else output_shape_form(self.padding[0], self.output_shape_rule)
 
     def oracle_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of `harness.oracle.conv_transpose` for this case."""
@@ -142,6 +142,7 @@ class Case:
             "dilation": self.dilation,
             "groups": self.groups,
             "output_shape": self.output_shape,
+            "output_shape_rule": self.output_shape_rule,
         }
 
     def describe(self) -> dict[str, str]:

@@ -159,7 +159,8 @@ def _windows(case: Case) -> tuple[Window, ...]:
     """The canonical window of every spatial dim on the zero-extended full result."""
     return output_windows(case.input_size, case.kernel_size, stride=case.stride,
                           padding=case.oracle_kwargs()["padding"], output_padding=case.output_padding,
-                          dilation=case.dilation, output_shape=case.output_shape)
+                          dilation=case.dilation, output_shape=case.output_shape,
+                          output_shape_rule=case.output_shape_rule)
 
 
 def _window_candidates(case: Case, actual_shape: tuple[int, ...]) -> Iterator[tuple[str, Callable[[], Candidate]]]:

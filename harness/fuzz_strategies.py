@@ -69,6 +69,9 @@ def case_mappings(draw: st.DrawFn, *, dtypes: tuple[str, ...] = ("float32",), ch
         shape = _output_shape(draw, mapping["padding"], sizes, kernel, stride, dilation, output_padding, full)
         if shape is not None:
             mapping["output_shape"] = shape
+            if mapping["padding"] not in ("valid", "same"):  # ONNX's or PyTorch's rule, named
+                mapping["output_shape_rule"] = "onnx" if mapping["padding"] in ("same_upper", "same_lower", 0) \
+                    else "pytorch"
             if mapping["padding"] in ("valid", "same") or isinstance(mapping["padding"], int) and mapping["padding"]:
                 output_padding = [0] * rank
     if any(output_padding):

@@ -59,12 +59,14 @@ def output_window(
     padding: DimPadding = (0, 0),
     output_padding: int = 0,
     output_shape: int | None = None,
+    output_shape_rule: str | None = None,
 ) -> Window:
     """The canonical window of one spatial dimension (see the contract's semantics)."""
     full = full_length(input_size, kernel_size, stride, dilation)
     if output_shape is not None:
-        return Window(output_shape_start(full, output_shape, padding=padding, output_padding=output_padding),
-                      output_shape)
+        start = output_shape_start(full, output_shape, padding=padding, output_padding=output_padding,
+                                   rule=output_shape_rule)
+        return Window(start, output_shape)
     extended = full + output_padding
     if padding == "valid":
         return Window(0, extended)
@@ -78,21 +80,37 @@ def output_window(
     return Window(begin, extended - begin - end)
 
 
-def output_shape_form(padding: DimPadding) -> str:
-    """Whose `output_shape` rule a padding selects: TensorFlow's (`valid`, `same`), ONNX's
-    (`same_upper`, `same_lower`, or no padding: auto_pad NOTSET) or PyTorch's `output_size=`
-    (a symmetric integer padding above 0). Asymmetric pairs have none: ONNX ignores `pads` when
-    `output_shape` is given, so a pair there would say two things at once."""
-    if padding in ("valid", "same"):
-        return "tensorflow"
-    if padding in ("same_upper", "same_lower", (0, 0)):
-        return "onnx"
-    if isinstance(padding, tuple) and padding[0] == padding[1]:
-        return "pytorch"
-    return "none"
+OUTPUT_SHAPE_RULES = ("tensorflow", "onnx", "pytorch")
+_RULE_PADDINGS = {
+    "tensorflow": "padding 'valid' or 'same'",
+    "onnx": "no padding (auto_pad NOTSET), 'same_upper' or 'same_lower'",
+    "pytorch": "an integer padding (one per dim)",
+}
 
 
-def output_shape_start(full: int, output_shape: int, *, padding: DimPadding, output_padding: int = 0) -> int:
+def output_shape_form(padding: DimPadding, rule: str | None = None) -> str:
+    """Whose `output_shape` rule applies: the one the case names (`output_shape_rule`), else
+    TensorFlow's, the contract's original form (which goes with `valid` or `same` only)."""
+    return rule or "tensorflow"
+
+
+def rule_padding_problem(padding: DimPadding, rule: str | None) -> str | None:
+    """Why a padding does not go with an `output_shape` rule, or None. An `[begin, end]` pair
+    never does: ONNX ignores `pads` when `output_shape` is given."""
+    form = output_shape_form(padding, rule)
+    fits = {"tensorflow": padding in ("valid", "same"),
+            "onnx": padding in ("same_upper", "same_lower", (0, 0)),
+            "pytorch": isinstance(padding, tuple) and padding[0] == padding[1]}[form]
+    if fits:
+        return None
+    shown = padding if isinstance(padding, str) else list(padding)
+    hint = ("; for ONNX's output_shape (auto_pad NOTSET, SAME_UPPER, SAME_LOWER) add `output_shape_rule: onnx`, "
+            "for PyTorch's output_size= add `output_shape_rule: pytorch`") if rule is None else ""
+    return f"with {form}'s rule goes with {_RULE_PADDINGS[form]}, not {shown}{hint}"
+
+
+def output_shape_start(full: int, output_shape: int, *, padding: DimPadding, output_padding: int = 0,
+                       rule: str | None = None) -> int:
     """Where an `output_shape` window starts on the zero-extended full result.
 
     TensorFlow (`same`): the forward conv's SAME padding, its smaller half before; `valid`: 0.
@@ -101,7 +119,10 @@ def output_shape_start(full: int, output_shape: int, *, padding: DimPadding, out
     the zeros go at the end (ONNX's own `test_convtranspose_output_shape`, ONNX Runtime).
     PyTorch (`padding: p`): `p` first, the rest is its implied output_padding at the end.
     """
-    form = output_shape_form(padding)
+    problem = rule_padding_problem(padding, rule)
+    if problem is not None:
+        raise ValueError(f"output_shape {problem}")
+    form = output_shape_form(padding, rule)
     if form == "tensorflow":
         return max(full - output_shape, 0) // 2 if padding == "same" else 0
     if form == "onnx":
@@ -109,27 +130,25 @@ def output_shape_start(full: int, output_shape: int, *, padding: DimPadding, out
         if total <= 0:
             return 0
         return total // 2 if padding == "same_upper" else total - total // 2
-    if form == "pytorch":
-        return padding[0]  # type: ignore[index]
-    raise ValueError(f"output_shape does not go with the padding pair {list(padding)}")
+    return padding[0]  # type: ignore[index]
 
 
 def output_shape_problem(
     output_size: int, input_size: int, kernel_size: int, *, stride: int, dilation: int, padding: DimPadding,
-    output_padding: int = 0,
+    output_padding: int = 0, rule: str | None = None,
 ) -> str | None:
-    """Why `output_size` is not a valid `output_shape` under its padding's rule, or None.
+    """Why `output_size` is not a valid `output_shape` under its rule, or None.
 
     TensorFlow: the forward convolution must map it back to the input size, without
     output_padding. PyTorch: `output_size` lies in `[min, min + stride - 1]`, `min` the size with
     output_padding 0, and replaces output_padding. ONNX: any size of at least one position.
     """
-    form = output_shape_form(padding)
     if output_size < 1:
         return f"{output_size} is not a size"
-    if form == "none":
-        return (f"does not go with the padding pair {list(padding)} (ONNX ignores pads when output_shape is "
-                "given): leave padding out for ONNX's NOTSET rule, or write same_upper/same_lower")
+    problem = rule_padding_problem(padding, rule)
+    if problem is not None:
+        return problem
+    form = output_shape_form(padding, rule)
     if form == "tensorflow":
         if output_padding:
             return "goes without output_padding with valid/same (TensorFlow gives the size outright)"
@@ -144,7 +163,7 @@ def output_shape_problem(
         return None
     if form == "pytorch":
         if output_padding:
-            return "goes without output_padding with an integer padding (PyTorch's output_size replaces it)"
+            return "goes without output_padding with PyTorch's rule (its output_size replaces it)"
         low = full_length(input_size, kernel_size, stride, dilation) - 2 * padding[0]  # type: ignore[index]
         if not low <= output_size <= low + stride - 1:
             return (f"{output_size} with padding {padding[0]}: PyTorch's output_size must lie in "  # type: ignore[index]

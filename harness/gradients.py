@@ -63,6 +63,7 @@ def gradients(
     dilation: IntOrSeq = 1,
     groups: int = 1,
     output_shape: IntOrSeq | None = None,
+    output_shape_rule: str | None = None,
 ) -> Gradients:
     """The gradients of `sum(conv_transpose(x, w, bias, ...) * g)` with respect to x, w and bias."""
     x, w, g = (np.asarray(a, dtype=np.float64) for a in (x, w, g))
@@ -72,7 +73,7 @@ def gradients(
     _, c_out_g, *k_sizes = w.shape
     c_in_g = c_in // groups
     windows = output_windows(in_sizes, k_sizes, stride=strides, padding=padding, output_padding=output_padding,
-                             dilation=dilations, output_shape=output_shape)
+                             dilation=dilations, output_shape=output_shape, output_shape_rule=output_shape_rule)
     if g.shape != (n, c_out_g * groups, *(v.length for v in windows)):
         raise ValueError(f"upstream gradient of shape {g.shape} for an output of "
                          f"{(n, c_out_g * groups, *(v.length for v in windows))}")

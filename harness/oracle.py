@@ -61,6 +61,7 @@ def output_windows(
     output_padding: IntOrSeq = 0,
     dilation: IntOrSeq = 1,
     output_shape: IntOrSeq | None = None,
+    output_shape_rule: str | None = None,
 ) -> tuple[Window, ...]:
     """The canonical window of every spatial dimension."""
     rank = len(input_spatial)
@@ -70,7 +71,8 @@ def output_windows(
     pads = normalize_padding(padding, rank)
     sizes = (None,) * rank if output_shape is None else _per_dim(output_shape, rank, "output_shape")
     return tuple(
-        output_window(n, k, stride=s, dilation=d, padding=p, output_padding=op, output_shape=o)
+        output_window(n, k, stride=s, dilation=d, padding=p, output_padding=op, output_shape=o,
+                      output_shape_rule=output_shape_rule)
         for n, k, s, d, p, op, o in zip(
             input_spatial, kernel_spatial, strides, dilations, pads, extra, sizes
         )
@@ -126,8 +128,13 @@ def conv_transpose(
     dilation: IntOrSeq = 1,
     groups: int = 1,
     output_shape: IntOrSeq | None = None,
+    output_shape_rule: str | None = None,
 ) -> np.ndarray:
     """The canonical transposed convolution (see the contract), as a float64 array.
+
+    `output_shape` follows TensorFlow's rule (with `valid` or `same`) unless `output_shape_rule`
+    names ONNX's (`onnx`: no padding, `same_upper`, `same_lower`) or PyTorch's `output_size=`
+    (`pytorch`: an integer padding); see docs/contract.md.
 
     `x` is (N, C_in, *spatial), `w` is (C_in, C_out/groups, *k) and the result is
     (N, C_out, *out): the adjoint of cross-correlation with the same `w`, cropped per `padding`.
@@ -151,6 +158,7 @@ def conv_transpose(
         output_padding=output_padding,
         dilation=dilations,
         output_shape=output_shape,
+        output_shape_rule=output_shape_rule,
     )
     if any(win.length < 1 or win.start < 0 for win in windows):
         raise ValueError(f"empty or negative output window: {windows}")

@@ -135,6 +135,8 @@ class RawCase(BaseModel):
     dilation: PerDimPositive = 1
     groups: PositiveInt = 1
     output_shape: PerDimPositive | None = None
+    # Whose output_shape rule: TensorFlow's by default (valid/same); ONNX's or PyTorch's on request.
+    output_shape_rule: Literal["tensorflow", "onnx", "pytorch"] | None = None
     dtype: Annotated[Literal[DTYPE_NAMES], BeforeValidator(lambda v: v.lower() if isinstance(v, str) else v)] = "float32"  # type: ignore[valid-type]
     expected: NestedArray | None = None
     expected_shape: list[NonNegativeInt] | None = None

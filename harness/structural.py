@@ -26,7 +26,8 @@ def _window(case: Case, dim: int):
     return output_window(case.input_size[dim], case.kernel_size[dim], stride=case.stride[dim],
                          dilation=case.dilation[dim], padding=case.padding[dim],
                          output_padding=case.output_padding[dim],
-                         output_shape=None if case.output_shape is None else case.output_shape[dim])
+                         output_shape=None if case.output_shape is None else case.output_shape[dim],
+                         output_shape_rule=case.output_shape_rule)
 
 
 def _holes(case: Case, dim: int) -> np.ndarray:

@@ -98,5 +98,7 @@ def test_output_padding_counts_before_the_same_crop() -> None:
 def test_unknown_word_is_an_error() -> None:
     with pytest.raises(ValueError):
         output_window(3, 3, padding="full")
-    with pytest.raises(ValueError, match="padding pair"):
-        output_window(3, 3, padding=(1, 0), output_shape=6)
+    with pytest.raises(ValueError, match="output_shape"):
+        output_window(3, 3, padding=(1, 0), output_shape=6, output_shape_rule="onnx")
+    with pytest.raises(ValueError, match="output_shape"):
+        output_window(3, 3, padding="same_lower", output_shape=6)

@@ -41,6 +41,7 @@ def configurations(draw: st.DrawFn) -> dict:
         kwargs["padding"] = pairs
     elif form == "onnx_output_shape":
         kwargs["output_shape"] = [draw(st.integers(1, f + op + 3)) for f, op in zip(full, output_padding)]
+        kwargs["output_shape_rule"] = "onnx"
     else:
         kwargs["padding"] = form
         if form == "valid":

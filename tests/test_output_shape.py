@@ -1,8 +1,9 @@
 """`output_shape` as each framework's users write it, against the frameworks themselves.
 
-The contract has three rules (`harness.geometry.output_shape_start`): TensorFlow's (`valid`,
-`same`), ONNX's (no padding, i.e. auto_pad NOTSET, or `same_upper`/`same_lower`, with
-`output_padding`) and PyTorch's `output_size=` (an integer padding). Here the oracle's answer is
+The contract has three rules (`harness.geometry.output_shape_start`): TensorFlow's, the default
+(`valid`, `same`), and on request (`output_shape_rule`) ONNX's (no padding, i.e. auto_pad NOTSET,
+or `same_upper`/`same_lower`, with `output_padding`) and PyTorch's `output_size=` (an integer
+padding). Here the oracle's answer is
 compared with ONNX Runtime running the one-node model and with `nn.ConvTranspose1d(...)(x,
 output_size=...)`, over a grid of sizes; the sizes with ONNX shape inference; and the case-file
 rules with what each framework accepts.
@@ -67,7 +68,7 @@ def test_onnx_output_shape_matches_onnxruntime_and_shape_inference(auto_pad: str
                 session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
                 got = session.run(None, {"X": x.astype(np.float32), "W": w.astype(np.float32)})[0]
                 want = conv_transpose(x, w, stride=s, dilation=d, padding=padding, output_padding=op,
-                                      output_shape=size)
+                                      output_shape=size, output_shape_rule="onnx")
                 np.testing.assert_array_equal(got, want, err_msg=f"n={n} k={k} s={s} d={d} op={op} out={size}")
                 checked += 1
     assert checked > 300
@@ -86,7 +87,7 @@ def test_pytorch_output_size_matches_torch() -> None:
             with torch.no_grad():
                 module.weight.copy_(torch.from_numpy(w))
             for size in range(1, full + s + 1):
-                problem = output_shape_problem(size, n, k, stride=s, dilation=d, padding=(p, p))
+                problem = output_shape_problem(size, n, k, stride=s, dilation=d, padding=(p, p), rule="pytorch")
                 try:
                     with torch.no_grad():
                         got = module(torch.from_numpy(x), output_size=[size]).numpy()
@@ -94,12 +95,13 @@ def test_pytorch_output_size_matches_torch() -> None:
                     got = None
                 if p == 0:  # padding 0 is ONNX's NOTSET rule, which accepts any size; PyTorch's range agrees
                     if got is not None:
-                        want = conv_transpose(x, w, stride=s, dilation=d, output_shape=size)
+                        want = conv_transpose(x, w, stride=s, dilation=d, output_shape=size, output_shape_rule="onnx")
                         np.testing.assert_array_equal(got, want)
                     continue
                 assert (problem is None) == (got is not None), (n, k, s, d, p, size, problem)
                 if got is not None:
-                    want = conv_transpose(x, w, stride=s, dilation=d, padding=p, output_shape=size)
+                    want = conv_transpose(x, w, stride=s, dilation=d, padding=p, output_shape=size,
+                                          output_shape_rule="pytorch")
                     np.testing.assert_array_equal(got, want, err_msg=f"n={n} k={k} s={s} d={d} p={p} out={size}")
                     checked += 1
     assert checked > 50
@@ -116,29 +118,45 @@ def test_onnx_rule_from_the_spec() -> None:
             lower = total - total // 2 if total > 0 else 0
             for padding, start in (((0, 0), lower), ("same_lower", lower), ("same_upper", upper)):
                 window = output_window(n, k, stride=s, dilation=d, padding=padding, output_padding=op,
-                                       output_shape=size)
+                                       output_shape=size, output_shape_rule="onnx")
                 assert (window.start, window.length) == (start, size)
 
 
 def test_case_files_accept_each_framework_form() -> None:
     base = {"id": "c", "input": [[[1, 2, 3]]], "kernel": [[[1, 1]]], "stride": 3}
-    onnx_case = case_from_mapping({**base, "output_shape": [7]})  # no padding: ONNX NOTSET
-    assert onnx_case.output_shape_form == "onnx"
-    assert case_from_mapping({**base, "output_shape": [7], "output_padding": 1}).output_shape == (7,)
-    assert case_from_mapping({**base, "padding": "same_lower", "output_shape": [5]}).output_shape_form == "onnx"
-    assert case_from_mapping({**base, "padding": 1, "output_shape": [7]}).output_shape_form == "pytorch"
+    onnx = {**base, "output_shape_rule": "onnx"}
+    assert case_from_mapping({**onnx, "output_shape": [7]}).output_shape_form == "onnx"  # NOTSET
+    assert case_from_mapping({**onnx, "output_shape": [7], "output_padding": 1}).output_shape == (7,)
+    assert case_from_mapping({**onnx, "padding": "same_lower", "output_shape": [5]}).output_shape_form == "onnx"
+    pytorch = {**base, "output_shape_rule": "pytorch"}
+    assert case_from_mapping({**pytorch, "padding": 1, "output_shape": [7]}).output_shape_form == "pytorch"
     assert case_from_mapping({**base, "padding": "same", "output_shape": [9]}).output_shape_form == "tensorflow"
 
 
 @pytest.mark.parametrize("extra, field_text", [
-    ({"padding": [[1, 0]], "output_shape": [7]}, "ONNX ignores pads"),
-    ({"padding": 1, "output_shape": [9]}, "PyTorch's output_size must lie in [6, 8]"),
-    ({"padding": 1, "output_shape": [7], "output_padding": 1}, "replaces it"),
+    # The contract's original rule: without output_shape_rule, output_shape goes with valid/same only.
+    ({"output_shape": [7]}, "add `output_shape_rule: onnx`"),
+    ({"padding": 1, "output_shape": [7]}, "goes with padding 'valid' or 'same', not [1, 1]"),
+    ({"padding": "same_upper", "output_shape": [9]}, "not same_upper"),
+    ({"output_shape_rule": "onnx", "padding": [[1, 0]], "output_shape": [7]}, "not [1, 0]"),
+    ({"output_shape_rule": "onnx", "padding": "valid", "output_shape": [7]}, "not valid"),
+    ({"output_shape_rule": "pytorch", "padding": 1, "output_shape": [9]}, "PyTorch's output_size must lie in [6, 8]"),
+    ({"output_shape_rule": "pytorch", "padding": 1, "output_shape": [7], "output_padding": 1}, "replaces it"),
     ({"padding": "same", "output_shape": [9], "output_padding": 1}, "without output_padding"),
     ({"padding": "valid", "output_shape": [12]}, "TensorFlow's rule"),
+    ({"output_shape_rule": "onnx"}, "no output_shape"),
 ])
 def test_case_files_refuse_what_no_framework_means(extra: dict, field_text: str) -> None:
     base = {"id": "c", "input": [[[1, 2, 3]]], "kernel": [[[1, 1]]], "stride": 3}
     with pytest.raises(CaseFileError, match="output_shape") as error:
         case_from_mapping({**base, **extra})
     assert field_text in str(error.value)
+
+
+def test_the_python_oracle_keeps_the_original_rule() -> None:
+    """`conv_transpose(..., output_shape=...)` with the default padding is TensorFlow's rule and
+    so an error, as the contract's Python signature always had it; ONNX's rule on request."""
+    x, w = _data(3, 2)
+    with pytest.raises(ValueError, match="output_shape"):
+        conv_transpose(x, w, stride=3, output_shape=7)
+    assert conv_transpose(x, w, stride=3, output_shape=7, output_shape_rule="onnx").shape == (1, 1, 7)
