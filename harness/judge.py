@@ -37,6 +37,7 @@ The policy at the edges (`judge_case`; each acceptance is a note in the row's me
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -202,9 +203,33 @@ def flushed_references(case: Case, rounded: np.ndarray) -> list[np.ndarray]:
     return [flush(rounded), inputs_flushed, flush(inputs_flushed)]  # type: ignore[list-item]
 
 
-def judge_case(actual: np.ndarray, reference: Reference, case: Case) -> Verdict:
+def flushed_gradient_references(check: str) -> Callable[[Case, np.ndarray], list[np.ndarray]]:
+    """`flushed_references` for one gradient: the subnormal outputs flushed; the gradient of the
+    case with subnormal inputs, kernel and upstream gradient flushed; both."""
+
+    def references(case: Case, rounded: np.ndarray) -> list[np.ndarray]:
+        from harness.gradients import gradients
+
+        tiny = smallest_normal(case.dtype)
+
+        def flush(a: np.ndarray) -> np.ndarray:
+            return np.where(np.abs(a) < tiny, 0.0, a)
+
+        kwargs = {k: v for k, v in case.oracle_kwargs().items() if k != "bias"}
+        with np.errstate(invalid="ignore"):
+            grads = gradients(flush(case.input), flush(case.kernel), flush(case.upstream), **kwargs)
+        inputs_flushed = round_to(getattr(grads, check), case.dtype)
+        return [flush(rounded), inputs_flushed, flush(inputs_flushed)]
+
+    return references
+
+
+def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
+               flushed: Callable[[Case, np.ndarray], list[np.ndarray]] = flushed_references,
+               structural: bool = True) -> Verdict:
     """`judge`, then the edge policy of the module docstring: acceptances become notes, and NaN
-    from structural zeros a named failure."""
+    from structural zeros a named failure. Gradient rows pass their own `flushed` references and
+    no structural-zero rule (the forward definition's holes are not theirs)."""
     verdict = judge(actual, reference.rounded, reference.tolerance, dtype=case.dtype)
     if verdict.passed or verdict.worst_index is None or actual.size == 0:
         return verdict
@@ -231,16 +256,16 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case) -> Verdict:
             slack = reference.terms * smallest_normal(acc)  # each product flushed loses < tiny(acc)
             strict_bad = ~(np.abs(a - expected) <= tol) & np.isfinite(a)
             matches = np.zeros(a.shape, dtype=bool)
-            for flushed in flushed_references(case, reference.rounded):
-                matches |= np.abs(a - flushed) <= tol + slack
+            for alternative in flushed(case, reference.rounded):
+                matches |= np.abs(a - alternative) <= tol + slack
             accept(strict_bad & matches,
                    "match subnormals flushed to zero (FTZ/DAZ; a case with gradual_underflow: true demands them)")
     relaxed = judge(actual, expected, tol, dtype=case.dtype)
     if relaxed.passed:
         return dataclasses.replace(relaxed, notes=tuple(notes))
-    structural = structural_nan_mask(case)
-    if structural is not None and structural.shape == a.shape:
-        nan_at_holes = np.isnan(a) & ~np.isnan(expected) & structural
+    holes = structural_nan_mask(case) if structural else None
+    if holes is not None and holes.shape == a.shape:
+        nan_at_holes = np.isnan(a) & ~np.isnan(expected) & holes
         if nan_at_holes.any():
             expected[nan_at_holes] = a[nan_at_holes]  # set aside, to see whether anything else is wrong
             rest = judge(actual, expected, tol, dtype=case.dtype)

@@ -118,7 +118,11 @@ def _roots(config: pytest.Config) -> list[Path]:
             raise pytest.UsageError(f"--tconv: no such file or folder: {path}")
     if given and not explicit_args:
         config.args[:] = []
-    roots = given or [Path(p) for p in config.getini("tconv_paths") if Path(p).exists()]
+    from_ini = [Path(p) for p in config.getini("tconv_paths")]
+    for path in from_ini:
+        if not given and not path.exists():
+            raise pytest.UsageError(f"tconv_paths (ini): no such file or folder: {path}")
+    roots = given or from_ini
     if given or not explicit_args:
         present = {Path(a.split("::")[0]).resolve() for a in config.args}
         config.args.extend(str(p) for p in roots if p.resolve() not in present)

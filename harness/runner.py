@@ -21,7 +21,8 @@ from harness import machine
 from harness.diagnosis import diagnose
 from harness.discrepancies import KnownDiscrepancies
 from harness.dtypes import round_to
-from harness.judge import Reference, Verdict, gradient_reference, judge, judge_case, reference_for
+from harness.judge import (Reference, Verdict, flushed_gradient_references, gradient_reference, judge, judge_case,
+                           reference_for)
 
 STATUSES = ("pass", "fail", "error", "unsupported", "xfail", "xpass")
 ORACLE = "oracle"
@@ -94,6 +95,12 @@ class Row:
 def cached_reference(case: Case) -> Reference:
     """The oracle's answer for a case, computed once per process."""
     return reference_for(case)
+
+
+@lru_cache(maxsize=64)
+def cached_gradient_reference(case: Case, check: str) -> Reference:
+    """The oracle's gradient for a case, computed once per process (every adapter is judged on it)."""
+    return gradient_reference(case, check)
 
 
 def _shape(a: np.ndarray | tuple[int, ...] | None) -> str:
@@ -207,7 +214,9 @@ def gradient_rows(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepan
     rows = [Row(case.file, case.id, adapter.name, adapter.framework, version, "pass", check=c, path=path,
                 sent="; ".join(f"{k}={v}" for k, v in sent.items()), params=case.describe())
             for c in checks]
-    reason = adapter.supports(case) or adapter.gradient_support(case)
+    reason = (_safely(adapter.supports, case, lambda error: f"supports() raised {type(error).__name__}: {error}")
+              or _safely(adapter.gradient_support, case,
+                         lambda error: f"gradient_support() raised {type(error).__name__}: {error}"))
     start = time.perf_counter()
     try:
         grads = None if reason else adapter.gradients(case)
@@ -218,18 +227,24 @@ def gradient_rows(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepan
         failure = None
     elapsed = (time.perf_counter() - start) * 1e3
     for row in rows:
-        reference = gradient_reference(case, row.check)
-        row.expected_shape, row.time_ms = _shape(reference.rounded), elapsed
+        row.time_ms = elapsed
         if reason:
             row.status, row.message = "unsupported", reason
             continue
+        reference = cached_gradient_reference(case, row.check)
+        row.expected_shape = _shape(reference.rounded)
         if failure or grads is None or row.check not in grads:
             row.status, row.message = "error", failure or f"{adapter.name} returned no {row.check}"
         else:
             actual = np.asarray(grads[row.check])
             row.actual_shape = _shape(actual)
             with np.errstate(over="ignore", invalid="ignore"):
-                _apply_verdict(row, judge(actual, reference.rounded, reference.tolerance, dtype=case.dtype))
+                verdict = judge_case(actual, reference, case, flushed=flushed_gradient_references(row.check),
+                                     structural=False)
+            _apply_verdict(row, verdict)
+            if verdict.notes:
+                accepted = "accepted: " + "; ".join(verdict.notes)
+                row.message = f"{row.message} [{accepted}]" if row.message else accepted
             if row.status == "fail":
                 row.diagnosis = "unexplained"
         _label(row, case, discrepancies, sent)

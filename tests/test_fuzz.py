@@ -96,3 +96,20 @@ def test_a_short_fuzz_run_of_real_frameworks_finds_nothing_unexplained() -> None
                  checks=("forward", "grad_input", "grad_weight", "grad_bias"), known=load_discrepancies())
     assert stats.examples >= 40
     assert not stats.findings, [f"{key}: {f.mapping}" for key, f in stats.findings.items()]
+
+
+def test_a_time_limit_keeps_what_was_found() -> None:
+    """`--time` cuts a round short; the findings made before stay (hypothesis' final replay of
+    them is refused once the time is spent, which must not lose them or crash the run)."""
+    import time as clock
+
+    class SlowWrong(Oracle):
+        name = "test.slow-wrong"
+
+        def run(self, case):
+            clock.sleep(0.05)
+            return super().run(case) + 1
+
+    stats = fuzz([SlowWrong()], budget=500, seconds=0.5, seed=4, database=None)
+    assert stats.findings and all(key[0] == "test.slow-wrong" for key in stats.findings)
+    assert stats.examples < 500

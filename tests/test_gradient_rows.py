@@ -86,3 +86,32 @@ def test_case_files_check_gradients() -> None:
         case_from_mapping({**CASE, "upstream": {"shape": [2, 2, 3, 3]}})
     with pytest.raises(CaseFileError, match="check"):
         case_from_mapping({**CASE, "check": ["backward"]})
+
+
+class FlushingGradients(OracleGradients):
+    """The right gradients of the case with subnormal inputs flushed to zero (FTZ/DAZ)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.name = "test.flushing-gradients"
+
+    def gradients(self, case):
+        from harness.dtypes import smallest_normal
+
+        tiny = smallest_normal(case.dtype)
+        flush = lambda a: np.where(np.abs(a) < tiny, 0.0, a)  # noqa: E731
+        kwargs = {k: v for k, v in case.oracle_kwargs().items() if k != "bias"}
+        found = gradients(flush(case.input), flush(case.kernel), flush(case.upstream), **kwargs)
+        dtype = numpy_dtype(case.dtype)
+        return {"grad_input": found.grad_input.astype(dtype), "grad_weight": found.grad_weight.astype(dtype),
+                "grad_bias": found.grad_bias.astype(dtype)}
+
+
+def test_gradients_of_flushed_subnormals_are_accepted_unless_the_case_demands_them() -> None:
+    tiny = {**CASE, "dtype": "float16", "input": {"distribution": "normal", "scale": 0.0001},
+            "kernel": {"distribution": "normal", "scale": 0.01}}
+    rows = gradient_rows(case_from_mapping(tiny), FlushingGradients())
+    assert {r.status for r in rows} == {"pass"}
+    assert any("subnormals flushed" in r.message for r in rows)
+    strict = gradient_rows(case_from_mapping({**tiny, "gradual_underflow": True}), FlushingGradients())
+    assert "fail" in {r.status for r in strict}
