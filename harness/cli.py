@@ -165,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     fuzz.add_argument("--checks", type=_choices("checks", CHECK_NAMES), default=("forward",), metavar="LIST",
                       help=f"comma-separated, from {','.join(CHECK_NAMES)} (default forward)")
     fuzz.add_argument("--special", action="store_true", help="also put inf, NaN, huge and subnormal values in the data")
+    fuzz.add_argument("--large", action="store_true", help="kernel sizes up to 12 (default: up to 4, small and fast)")
     fuzz.add_argument("--known", type=Path, default=None, metavar="YAML",
                       help="known-discrepancy table (default: cases/known_discrepancies.yaml)")
     fuzz.add_argument("--out", type=Path, default=Path("cases/found"), metavar="DIR",
@@ -424,7 +425,7 @@ def _fuzz(args: argparse.Namespace) -> int:
     log = args.out / LOG_NAME
     with stderr_to(log):
         status = run_fuzz(adapters, budget=args.budget, seconds=args.time, seed=args.seed, dtypes=args.dtypes,
-                          checks=args.checks, special=args.special, known=known, out=args.out,
+                          checks=args.checks, special=args.special, large=args.large, known=known, out=args.out,
                           database=Path(".tconv/fuzz-db"), environment=environment(), quiet=args.quiet)
     if log.is_file() and not log.stat().st_size:
         log.unlink()

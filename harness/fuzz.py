@@ -94,6 +94,7 @@ def fuzz(
     dtypes: tuple[str, ...] = ("float32",),
     checks: tuple[str, ...] = ("forward",),
     special: bool = False,
+    large: bool = False,
     known: KnownDiscrepancies | None = None,
     database: Path | None = DATABASE,
     round_size: int = 50,
@@ -111,7 +112,7 @@ def fuzz(
 
     stats = Stats()
     start = time.monotonic()
-    strategy = case_mappings(dtypes=dtypes, checks=checks, special=special)
+    strategy = case_mappings(dtypes=dtypes, checks=checks, special=special, large=large)
 
     def out_of_time() -> bool:
         return seconds is not None and time.monotonic() - start > seconds

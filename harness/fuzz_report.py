@@ -44,7 +44,7 @@ def findings_page(findings: Sequence[tuple[Finding, Path]], summary: str) -> str
 
 def run_fuzz(adapters: Sequence[Adapter], *, budget: int, seconds: float | None, seed: int, dtypes: tuple[str, ...],
              checks: tuple[str, ...], known: KnownDiscrepancies, out: Path, database: Path | None,
-             environment: dict[str, str], special: bool = False, quiet: bool = False) -> int:
+             environment: dict[str, str], special: bool = False, large: bool = False, quiet: bool = False) -> int:
     """Fuzz, write what was found, print the summary; the exit status."""
     console = RichConsole(highlight=False, stderr=False)
     started = time.monotonic()
@@ -57,7 +57,7 @@ def run_fuzz(adapters: Sequence[Adapter], *, budget: int, seconds: float | None,
             progress.update(task, completed=min(stats.examples, budget), found=len(stats.findings))
 
         stats = fuzz(adapters, budget=budget, seconds=seconds, seed=seed, dtypes=dtypes, checks=checks, known=known,
-                     special=special, database=database, on_example=on_example)
+                     special=special, large=large, database=database, on_example=on_example)
     elapsed = time.monotonic() - started
     written = [(finding, write_finding(finding, out, environment=environment)) for finding in stats.findings.values()]
     summary = (f"{stats.examples} examples (shrinking included) in {elapsed:.0f} s, seed {seed}, dtypes "
