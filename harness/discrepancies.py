@@ -82,6 +82,8 @@ class Discrepancy(BaseModel):
         for key, condition in self.when.items():
             if params is None or key not in params or not _condition_holds(str(condition), params[key]):
                 return False
+        if "check" not in self.when and params is not None and params.get("check", "forward") != "forward":
+            return False  # an entry is about the forward result unless it names the checks it covers
         if not self.versions:
             return True
         try:

@@ -98,3 +98,18 @@ def test_stale_entries_are_reported() -> None:
     assert result.stale == [table.entries[1].label]
     assert [r.status for r in result.rows if r.adapter == "numpy.scatter"] == ["xpass"]
     assert result.ok
+
+
+def test_an_entry_covers_forward_rows_unless_it_names_checks() -> None:
+    """A gradient row is not explained by an entry about the forward result: only entries whose
+    `when` names the checks (`check: grad_input`, `check: "*"`) cover gradient rows."""
+    forward_only = Discrepancy(adapter="x.*", reason="forward", kind="bug", link="https://example.org")
+    every_check = Discrepancy(adapter="x.*", reason="all", kind="bug", link="https://example.org",
+                              when={"check": "*"})
+    one_check = Discrepancy(adapter="x.*", reason="one", kind="bug", link="https://example.org",
+                            when={"check": "grad_weight"})
+    for check, expected in (("forward", (True, True, False)), ("grad_input", (False, True, False)),
+                            ("grad_weight", (False, True, True))):
+        params = {"check": check}
+        found = tuple(e.applies_to("f.yaml::c", "x.a", "1.0", params) for e in (forward_only, every_check, one_check))
+        assert found == expected, check
