@@ -106,6 +106,11 @@ class Adapter(ABC):
         frameworks with autodiff override it; the rest have none (`gradient_support`)."""
         raise NotImplementedError(f"{self.name} has no gradients")
 
+    def gradient_translation(self, case: Case, check: str) -> str | None:
+        """How a gradient row was obtained when it is not the framework's differentiation of its
+        own transposed convolution (a bias the adapter adds with a separate op), or None."""
+        return None
+
     def gradient_support(self, case: Case) -> str | None:
         """Why the framework's autodiff cannot give this case's gradients, or None."""
         if type(self).gradients is Adapter.gradients:

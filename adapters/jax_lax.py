@@ -68,6 +68,11 @@ class _Jax(Adapter):
         y = self.conv(case, _array(case.input, case.dtype), _array(self.kernel(case), case.dtype), padding)
         return _finish(y, case, have)
 
+    def gradient_translation(self, case: Case, check: str) -> str | None:
+        if check == "grad_bias":
+            return "jax.lax takes no bias: the bias is added by a jnp add, so grad_bias is that op's gradient"
+        return None
+
     def gradients(self, case: Case) -> dict[str, np.ndarray]:
         """`jax.vjp` of the call, the upstream gradient placed on JAX's output; the bias, added
         with `jnp` after the call, through `jax.vjp` of that add."""

@@ -108,6 +108,11 @@ class _Keras(Adapter):
         the kernel (Keras' `(*k, C_out, C_in)`) and, for the layer, its bias."""
         return self._parameters
 
+    def gradient_translation(self, case: Case, check: str) -> str | None:
+        if check == "grad_bias" and not self.bias_inside:
+            return "keras.ops.conv_transpose takes no bias: it is added by keras.ops.add, so grad_bias is that op's gradient"
+        return None
+
     def gradient_support(self, case: Case) -> str | None:
         plan = keras_plan(case, canonical_spans(case))
         if plan is not None and not _covers(case, plan[2]):

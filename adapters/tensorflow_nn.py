@@ -151,6 +151,11 @@ class _TensorFlowTranspose(Adapter):
         return y
 
 
+    def gradient_translation(self, case: Case, check: str) -> str | None:
+        if check == "grad_bias":
+            return "tf.nn.conv_transpose takes no bias: the bias is added by tf.nn.bias_add, so grad_bias is that op's gradient"
+        return None
+
     def gradients(self, case: Case) -> dict[str, np.ndarray]:
         """`tf.GradientTape` over the call, the upstream gradient placed on TF's output
         (channels-last); the bias, added by `tf.nn.bias_add`, through the tape over that op."""

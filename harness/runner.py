@@ -245,6 +245,10 @@ def gradient_rows(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepan
             if verdict.notes:
                 accepted = "accepted: " + "; ".join(verdict.notes)
                 row.message = f"{row.message} [{accepted}]" if row.message else accepted
+            note = _safely(lambda c: adapter.gradient_translation(c, row.check), case,
+                           lambda error: f"(translation note failed: {error})")
+            if note:
+                row.message = f"{row.message} [translated: {note}]" if row.message else f"translated: {note}"
             if row.status == "fail":
                 row.diagnosis = "unexplained"
         _label(row, case, discrepancies, sent)
