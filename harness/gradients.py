@@ -25,7 +25,7 @@ from itertools import product
 import numpy as np
 
 from harness.geometry import Window, full_length
-from harness.oracle import IntOrSeq, _per_dim, output_windows
+from harness.oracle import IntOrSeq, _per_dim, gemm_operands, output_windows
 
 CHECKS = ("forward", "grad_input", "grad_weight", "grad_bias")
 
@@ -80,9 +80,7 @@ def gradients(
     full = [full_length(L, k, s, d) for L, k, s, d in zip(in_sizes, k_sizes, strides, dilations)]
     g_full = upstream_on_full(g, windows, full)
     pixels = int(np.prod(in_sizes))
-    # (g, C_in/g, N * pixels) and, per tap, (g, C_out/g, N * pixels): the oracle's GEMM operands.
-    x_mat = x.reshape(n, groups, c_in_g, pixels).transpose(1, 2, 0, 3).reshape(groups, c_in_g, n * pixels)
-    w_taps = np.moveaxis(w.reshape(groups, c_in_g, c_out_g, *k_sizes), (0, 1, 2), (-3, -1, -2))
+    x_mat, w_taps = gemm_operands(x, w, groups)  # the oracle's GEMM operands
     grad_x = np.zeros((groups, c_in_g, n * pixels))
     grad_w = np.zeros((groups, c_in_g, c_out_g, *k_sizes))
     for tap in product(*(range(k) for k in k_sizes)):

@@ -79,6 +79,21 @@ def output_windows(
     )
 
 
+def gemm_operands(x: np.ndarray, w: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """`x` as (g, C_in/g, N * pixels): one GEMM per tap covers the whole batch and every group;
+    `w` as (taps..., g, C_out/g, C_in/g): each tap's weights, ready to multiply it from the left.
+
+    Sizes are spelled out (no -1): with N, C_in or C_out 0 the array is empty and -1 is ambiguous.
+    An empty C_in makes every GEMM a sum of no terms (zeros), so the result is 0 + bias.
+    """
+    n, c_in, *in_sizes = x.shape
+    _, c_out_g, *k_sizes = w.shape
+    c_in_g, pixels = c_in // groups, int(np.prod(in_sizes))
+    x_mat = x.reshape(n, groups, c_in_g, pixels).transpose(1, 2, 0, 3).reshape(groups, c_in_g, n * pixels)
+    w_taps = np.moveaxis(w.reshape(groups, c_in_g, c_out_g, *k_sizes), (0, 1, 2), (-3, -1, -2))
+    return x_mat, w_taps
+
+
 def full_result(
     x: np.ndarray,
     w: np.ndarray,
@@ -94,19 +109,12 @@ def full_result(
     """
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
-    n, c_in, *in_sizes = x.shape
+    n, _, *in_sizes = x.shape
     _, c_out_g, *k_sizes = w.shape
-    c_in_g = c_in // groups
     sizes = [full_length(L, k, s, d) for L, k, s, d in zip(in_sizes, k_sizes, stride, dilation)]
     if min_size:
         sizes = [max(a, b) for a, b in zip(sizes, min_size)]
-    pixels = int(np.prod(in_sizes))
-    # (g, C_in/g, N * pixels): one GEMM per tap covers the whole batch and every group. Sizes are
-    # spelled out (no -1): with N, C_in or C_out 0 the array is empty and -1 is ambiguous. An
-    # empty C_in makes every GEMM a sum of no terms (zeros), so the result is 0 + bias.
-    x_mat = x.reshape(n, groups, c_in_g, pixels).transpose(1, 2, 0, 3).reshape(groups, c_in_g, n * pixels)
-    # (taps..., g, C_out/g, C_in/g): the tap's weights, ready to multiply x_mat from the left.
-    w_taps = np.moveaxis(w.reshape(groups, c_in_g, c_out_g, *k_sizes), (0, 1, 2), (-3, -1, -2))
+    x_mat, w_taps = gemm_operands(x, w, groups)
     out = np.zeros((groups, c_out_g, n, *sizes), dtype=np.float64)
     for tap in product(*(range(k) for k in k_sizes)):
         contribution = np.matmul(w_taps[tap], x_mat).reshape(groups, c_out_g, n, *in_sizes)
