@@ -1,4 +1,4 @@
-"""The `tconv` command line: `run`, `compare`, `report`, `support`, `fuzz`, `adapters`.
+"""The `tconv` command line: `run`, `merge`, `compare`, `report`, `support`, `fuzz`, `adapters`.
 
 Exit statuses (the contract): 0 clean; 1 when a row is `fail` or `error` (`run`) or got worse
 (`compare`, `run --baseline`); 2 for bad input: arguments, case files, reports, each one line
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
+import re
 import sys
 import tempfile
 import traceback
@@ -30,10 +31,12 @@ from harness import __version__
 from harness.casefile import CaseFileError
 from harness import cli_checks as checks
 from harness.cli_checks import LOG_NAME, BadInput
-from harness.console import Console, stderr_to
+from harness.console import Console, printable, stderr_to
 from harness.dtypes import DTYPE_NAMES
 from harness.schema import CHECK_NAMES
+from harness.workers import DEFAULT_TIMEOUT
 from harness.discrepancies import KnownDiscrepancies
+from harness.stopping import deferred_signals, exit_status_for, signal_name, stop_signals
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,6 +73,53 @@ def _formats(text: str) -> tuple[str, ...]:
 
 EPILOG = ("exit status: 0 no row failed (or got worse), 1 a row is fail/error (or got worse), 2 bad input "
           "(arguments, case files, reports), 3 a failure of tconv itself")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive, finite number of seconds")
+    return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, _, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not I/N (such as 2/4)") from None
+    if n < 1 or not 1 <= i <= n:
+        raise argparse.ArgumentTypeError(f"{text}: I must be between 1 and N, and N at least 1")
+    return i, n
+
+
+_UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "kib": 2**10, "m": 1e6, "mb": 1e6, "mib": 2**20, "g": 1e9, "gb": 1e9,
+          "gib": 2**30, "t": 1e12, "tb": 1e12, "tib": 2**40}
+
+
+def _size(text: str) -> int:
+    match = re.fullmatch(r"\s*([0-9.eE+]+)\s*([a-zA-Z]*)\s*", text)
+    unit = match.group(2).lower() if match else None
+    try:
+        value = float(match.group(1)) * _UNITS[unit] if match and unit in _UNITS else None
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size such as 4GiB, 500MB or 2e9")
+    return int(value)
+
+
+def _amount(text: str) -> int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number such as 2e10") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive, finite number")
+    return int(value)
 
 
 def _positive(text: str) -> int:
@@ -125,6 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--formats", type=_formats, default=("csv", "json", "html"), metavar="LIST",
                      help="which of csv,json,html to write (default: all three; csv is always written)")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    run.add_argument("--jobs", type=_positive, default=1, metavar="N",
+                     help="framework families run in N worker processes at once (default 1); the report is the "
+                          "same as a serial run's")
+    run.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="S",
+                     help=f"a job (one case on one adapter) that runs longer is killed and becomes an error row "
+                          f"(default {DEFAULT_TIMEOUT:g} s)")
+    run.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                     help="run only shard I of N (1-based): cases split by a hash of FILE::ID, so N CI jobs cover "
+                          "every case exactly once; join their reports with `tconv merge`")
+    run.add_argument("--max-memory", type=_size, default=None, metavar="SIZE",
+                     help="refuse cases estimated to need more memory (e.g. 4GiB; default a quarter of the RAM)")
+    run.add_argument("--max-work", type=_amount, default=None, metavar="N",
+                     help="refuse cases estimated to need more work (multiply-adds, e.g. 2e10)")
 
     compare = sub.add_parser("compare", help="compare two reports: rows whose status got worse",
                              description="Match two reports' rows on (case_file, case_id, adapter) and name "
@@ -172,6 +235,16 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder for the findings' case files and findings.html (default: cases/found)")
     fuzz.add_argument("--quiet", action="store_true", help="no progress bar and no rate table")
 
+    merge = sub.add_parser("merge", help="join the reports of sharded runs (--shard I/N) into one report",
+                           description="Join reports (report.json keeps the pictures; report.csv works too) of "
+                                       "runs that cover different cases or adapters into one report; each row keeps "
+                                       "its run's environment. A row in two reports is an error.", epilog=EPILOG)
+    merge.add_argument("reports", nargs="+", type=Path, metavar="REPORT", help="report.json or report.csv files")
+    merge.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for the merged report")
+    merge.add_argument("--formats", type=_formats, default=("csv", "json", "html"), metavar="LIST",
+                       help="which of csv,json,html to write (default: all three; csv is always written)")
+    merge.add_argument("--quiet", action="store_true", help="no summary table")
+
     sub.add_parser("adapters", help="list the adapters and whether their framework is installed",
                    description="List every adapter, its framework and whether that framework is installed.")
     return parser
@@ -191,6 +264,7 @@ class RunPlan:
     known: KnownDiscrepancies
     baseline: "pd.DataFrame | None"
     baseline_env: dict[str, str]
+    shard_note: str = ""
 
 
 def _case_selected(case_file: str, case_id: str, pattern: str) -> bool:
@@ -214,8 +288,15 @@ def _plan(args: argparse.Namespace) -> RunPlan:
         raise BadInput(f"--cases {args.cases!r} matches none of the {len(loaded)} cases; give a glob over FILE::ID "
                        f"or ID, such as {loaded[0].full_id!r} or '*{loaded[0].id.split('/')[0]}*'")
     checks.check_out(args.out, args.formats)
+    note = ""
+    if args.shard is not None:
+        from harness.scheduler import shard
+
+        index, count = args.shard
+        cases = shard(cases, index, count)
+        note = f"shard {index}/{count}: {len(cases)} of the selected cases"
     return RunPlan(adapters, missing_frameworks(args.frameworks), cases, {c.file for c in loaded}, known,
-                   baseline, baseline_env)
+                   baseline, baseline_env, note)
 
 
 def _import_frameworks(adapters: Sequence[Adapter], bar) -> None:  # noqa: ANN001
@@ -239,49 +320,57 @@ def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from harness import runner
     from harness.environment import environment
     from harness.report import write_reports
+    from harness.scheduler import Progress, run_isolated
 
     try:
         plan = _plan(args)
+        lock = checks.lock_out(args.out)
     except (BadInput, CaseFileError) as error:
-        print(f"tconv: {error}", file=sys.stderr)
+        print(f"tconv: {printable(str(error))}", file=sys.stderr)
         return BAD_INPUT
     console = Console(quiet=args.quiet)
     total = runner.planned_rows(plan.cases, plan.adapters)
     log = args.out / LOG_NAME
-    rows: list[runner.Row] = []
-    stale: list[str] = []
-    with stderr_to(log), console.progress(total=total) as bar:
-        _import_frameworks(plan.adapters, bar)
-        for case in plan.cases:
-            bar.phase(case.full_id)
-            result = runner.run([case], plan.adapters, discrepancies=plan.known, missing_frameworks=plan.missing,
-                                on_row=bar.advance)
-            rows += result.rows
-            stale = result.stale
-    result = runner.RunResult(rows, plan.missing, stale)
-    has_log = log.is_file() and log.stat().st_size > 0
-    if log.is_file() and not has_log:
-        log.unlink()
-
-    warnings = [f"framework not installed, its adapters left out: {f}" for f in plan.missing]
-    warnings += [f"stale known-discrepancy entry (matched no row): {s}" for s in result.stale]
-    if not plan.adapters and not plan.missing:
-        warnings.append(f"no adapter ran: --adapters {args.adapters!r} names none of the frameworks "
-                        f"{','.join(args.frameworks or FRAMEWORKS)} (only oracle rows)")
-    comparison = None
-    if plan.baseline is not None:
-        comparison, notes = _compare_with_baseline(plan, args.cases, result.rows, environment())
-        warnings += notes
-    summary = {"counts": _counts(result.rows), "warnings": warnings, "cases": len(plan.cases),
-               "adapters": [a.name for a in plan.adapters]}
-    try:
-        paths = write_reports(args.out, result.rows, environment(["tconv", *argv]), summary=summary,
-                              formats=args.formats)
-    except OSError as error:
-        print(f"tconv: cannot write the report into {args.out} ({error.strerror or error}); free space or give "
-              "another --out and run again", file=sys.stderr)
-        return BAD_INPUT
+    with lock, stop_signals():
+        with stderr_to(log), console.progress(total=total) as bar:
+            progress = Progress(on_row=bar.advance, on_job=lambda job: bar.phase(f"{job.adapter}: {job.case.full_id}"))
+            result = run_isolated(plan.cases, plan.adapters, plugins=args.plugin, discrepancies=plan.known,
+                                  missing_frameworks=plan.missing, jobs=args.jobs, timeout=args.timeout, log=log,
+                                  progress=progress)
+        has_log = log.is_file() and log.stat().st_size > 0
+        if log.is_file() and not has_log:
+            log.unlink()
+        env = environment(["tconv", *argv])
+        warnings = [f"framework not installed, its adapters left out: {f}" for f in plan.missing]
+        warnings += [f"stale known-discrepancy entry (matched no row): {s}" for s in result.stale]
+        if not plan.adapters and not plan.missing:
+            warnings.append(f"no adapter ran: --adapters {args.adapters!r} names none of the frameworks "
+                            f"{','.join(args.frameworks or FRAMEWORKS)} (only oracle rows)")
+        if plan.shard_note:
+            warnings.append(plan.shard_note)
+        if result.partial:
+            stopped = signal_name(result.interrupted_by)
+            env["partial"] = f"yes: stopped by {stopped} after {len(result.rows)} of {total} rows"
+            warnings.insert(0, f"PARTIAL report: the run was stopped by {stopped} after {len(result.rows)} of "
+                               f"{total} rows")
+        comparison = None
+        if plan.baseline is not None and not result.partial:
+            comparison, notes = _compare_with_baseline(plan, args.cases, result.rows, env)
+            warnings += notes
+        summary = {"counts": _counts(result.rows), "warnings": warnings, "cases": len(plan.cases),
+                   "adapters": [a.name for a in plan.adapters], "partial": result.partial}
+        try:
+            with deferred_signals():
+                paths = write_reports(args.out, result.rows, env, summary=summary, formats=args.formats)
+        except OSError as error:
+            print(f"tconv: cannot write the report into {args.out} ({error.strerror or error}); free space or give "
+                  "another --out and run again", file=sys.stderr)
+            return BAD_INPUT
     console.summary(result.rows, paths=paths, warnings=warnings, log=log if has_log else None)
+    if result.partial:
+        print(f"tconv: interrupted ({signal_name(result.interrupted_by)}); the partial report is in {args.out}",
+              file=sys.stderr)
+        return exit_status_for(result.interrupted_by)
     if comparison is not None:
         console.comparison(comparison)
         if not comparison.worse.empty:
@@ -337,7 +426,7 @@ def _compare(args: argparse.Namespace) -> int:
         checks.check_writable(args.csv, "--csv")
         checks.check_writable(args.html, "--html")
     except BadInput as error:
-        print(f"tconv: {error}", file=sys.stderr)
+        print(f"tconv: {printable(str(error))}", file=sys.stderr)
         return BAD_INPUT
     if not _shared_keys(base, new):
         # The contract: rows that appeared or vanished are warnings, and nothing got worse: 0.
@@ -346,7 +435,7 @@ def _compare(args: argparse.Namespace) -> int:
               file=sys.stderr)
     comparison = compare_reports(base, new, base_environment=base_env, new_environment=new_env)
     for line in comparison.worse_lines():
-        print(line)
+        print(printable(line))
     console = Console(quiet=args.quiet)
     console.comparison(comparison, show_worse=False)
     if args.csv or args.html:
@@ -366,7 +455,7 @@ def _report(args: argparse.Namespace) -> int:
         frame, env, plots = checks.read(args.report, "REPORT", needed=CONTRACT_COLUMNS)
         checks.check_writable(args.html, "--html")
     except BadInput as error:
-        print(f"tconv: {error}", file=sys.stderr)
+        print(f"tconv: {printable(str(error))}", file=sys.stderr)
         return BAD_INPUT
     try:
         args.html.parent.mkdir(parents=True, exist_ok=True)
@@ -395,7 +484,7 @@ def _support(args: argparse.Namespace) -> int:
     try:
         frame, env, _ = checks.read(args.report, "REPORT", needed=CONTRACT_COLUMNS)
     except BadInput as error:
-        print(f"tconv: {error}", file=sys.stderr)
+        print(f"tconv: {printable(str(error))}", file=sys.stderr)
         return BAD_INPUT
     sys.stdout.write(to_markdown(frame, env, source=str(args.report)))
     return 0
@@ -413,7 +502,7 @@ def _fuzz(args: argparse.Namespace) -> int:
         known = checks.load_known(args.known)
         checks.check_out(args.out, ())
     except BadInput as error:
-        print(f"tconv: {error}", file=sys.stderr)
+        print(f"tconv: {printable(str(error))}", file=sys.stderr)
         return BAD_INPUT
     from adapters.base import framework_installed
 
@@ -432,9 +521,48 @@ def _fuzz(args: argparse.Namespace) -> int:
     return status
 
 
+def _merge(args: argparse.Namespace) -> int:
+    from harness.merge import MergeError, write_merged
+
+    try:
+        checks.check_out(args.out, args.formats)
+        lock = checks.lock_out(args.out)
+    except BadInput as error:
+        print(f"tconv: {printable(str(error))}", file=sys.stderr)
+        return BAD_INPUT
+    with lock:
+        try:
+            with deferred_signals():
+                paths, frame, warnings = write_merged(args.reports, args.out, formats=args.formats)
+        except MergeError as error:
+            print(f"tconv: {printable(str(error))}", file=sys.stderr)
+            return BAD_INPUT
+        except OSError as error:
+            print(f"tconv: cannot write the report into {args.out} ({error.strerror or error}); give another --out",
+                  file=sys.stderr)
+            return BAD_INPUT
+    console = Console(quiet=args.quiet)
+    console.summary([_FrameRow(r) for r in frame.to_dict(orient="records")], paths=paths, warnings=warnings)
+    return 0 if not frame["status"].isin(["fail", "error"]).any() else 1
+
+
+class _FrameRow:
+    """A report row read back, with what `Console.summary` reads of a runner row."""
+
+    def __init__(self, record: dict) -> None:
+        self.adapter, self.status = str(record["adapter"]), str(record["status"])
+        self.framework, self.framework_version = str(record.get("framework", "")), str(record.get("framework_version", ""))
+        self.message, self.diagnosis = str(record.get("message", "") or ""), str(record.get("diagnosis", "") or "")
+        check = record.get("check")
+        suffix = "" if not isinstance(check, str) or check in ("", "forward") else f":{check}"
+        self.full_id = f"{record['case_file']}::{record['case_id']}[{self.adapter}{suffix}]"
+
+
 def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.command == "run":
         return _run(args, argv)
+    if args.command == "merge":
+        return _merge(args)
     if args.command == "fuzz":
         return _fuzz(args)
     if args.command == "support":
@@ -446,11 +574,18 @@ def _dispatch(args: argparse.Namespace, argv: Sequence[str]) -> int:
     return _adapters()
 
 
-def _internal_error(error: BaseException) -> int:
-    """A bug in tconv: one line, and the traceback in a file to attach to a bug report."""
+CRASH_NAME = "tconv-crash.txt"
+
+
+def _internal_error(error: BaseException, out: Path | None = None) -> int:
+    """A bug in tconv: one line, and the traceback in a file to attach to a bug report (in the
+    run's `--out` folder when there is one, else a temporary file)."""
     text = "".join(traceback.format_exception(error))
     try:
-        handle, name = tempfile.mkstemp(prefix="tconv-crash-", suffix=".txt")
+        if out is not None and out.is_dir():
+            handle, name = os.open(out / CRASH_NAME, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), str(out / CRASH_NAME)
+        else:
+            handle, name = tempfile.mkstemp(prefix="tconv-crash-", suffix=".txt")
         with os.fdopen(handle, "w", encoding="utf-8") as file:
             file.write(f"tconv {__version__}, python {sys.version.split()[0]}\ncommand: {' '.join(sys.argv)}\n\n{text}")
         where = f"traceback saved to {name}"
@@ -467,11 +602,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args, argv)
-    except KeyboardInterrupt:
-        print("tconv: interrupted", file=sys.stderr)
-        return INTERRUPTED
+    except KeyboardInterrupt as error:  # SIGINT, or SIGTERM (`Terminated`) outside a run's rows
+        print(f"tconv: interrupted ({signal_name(error)})", file=sys.stderr)
+        return exit_status_for(error)
     except BrokenPipeError:  # `tconv compare ... | head`: the reader left; nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return BROKEN_PIPE
     except Exception as error:  # noqa: BLE001 - any other exception is a bug in tconv
-        return _internal_error(error)
+        return _internal_error(error, getattr(args, "out", None))

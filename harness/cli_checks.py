@@ -41,7 +41,9 @@ def load_plugins(paths: Sequence[Path]) -> list[Adapter]:
             plugins.extend(load_plugin(path))
         except ValueError as error:
             raise BadInput(f"--plugin {error}") from None
-        except Exception as error:  # noqa: BLE001 - the user's code failed to import: their input
+        except BaseException as error:  # noqa: BLE001 - the user's code failed (or sys.exit()) on import: their input
+            if isinstance(error, KeyboardInterrupt):  # Ctrl-C while it loads
+                raise
             where = f" (line {error.lineno})" if isinstance(error, SyntaxError) and error.lineno else ""
             raise BadInput(f"--plugin {path}: importing it failed: {type(error).__name__}: "
                            f"{' '.join(str(error).split())}{where}; fix the file") from None
@@ -123,6 +125,44 @@ def check_out(out: Path, formats: Sequence[str]) -> None:
     for name in [f"report.{f}" for f in dict.fromkeys(formats)] + [LOG_NAME]:
         if (out / name).is_dir():
             raise BadInput(f"--out {out}: {name} there is a folder; remove it or give another --out")
+
+
+LOCK_NAME = ".tconv.lock"
+
+
+class OutLock:
+    """An exclusive lock on a report folder for the whole run (`fcntl.flock`: released by the
+    kernel when the process ends, however it ends), so two runs never mix their files."""
+
+    def __init__(self, out: Path, handle: object) -> None:
+        self.out, self.handle = out, handle
+
+    def __enter__(self) -> "OutLock":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()  # type: ignore[attr-defined]
+
+
+def lock_out(out: Path) -> OutLock:
+    """Lock `--out` or say which run holds it (`BadInput`)."""
+    import fcntl
+    import os
+
+    handle = open(out / LOCK_NAME, "a+", encoding="utf-8")  # noqa: SIM115 - held until the run ends
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise BadInput(f"--out {out}: another tconv run ({holder}) is writing its report there; wait for it to "
+                       "finish or give another --out") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    return OutLock(out, handle)
 
 
 def check_frameworks(frameworks: Sequence[str] | None, plugins: Sequence[Adapter]) -> None:

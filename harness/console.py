@@ -9,6 +9,7 @@ status and the report files are the same.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
@@ -26,6 +27,20 @@ from rich.table import Table
 if TYPE_CHECKING:
     from harness.compare import Comparison
     from harness.runner import Row
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """`text` safe for a terminal: control characters (an escape sequence in a case id could
+    move the cursor, retitle the window or hide text) shown as `\\x1b`-style escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _markup(text: object) -> str:
+    """User-supplied text inside rich markup: control characters shown, brackets escaped."""
+    return escape(printable(str(text)))
+
 
 STATUS_STYLE = {"pass": "green", "fail": "bold red", "error": "bold yellow", "unsupported": "dim",
                 "xfail": "magenta", "xpass": "yellow"}
@@ -45,7 +60,8 @@ def stderr_to(path: Path) -> Iterator[None]:
         yield
         return
     try:
-        with open(path, "wb") as log:
+        path.write_bytes(b"")
+        with open(path, "ab") as log:  # appending: the workers write into the same file
             os.dup2(log.fileno(), 2)
             try:
                 yield
@@ -69,7 +85,7 @@ class Bar:
 
     def phase(self, text: str) -> None:
         if self._progress is not None and self._task is not None:
-            self._progress.update(self._task, description=escape(text))
+            self._progress.update(self._task, description=escape(printable(text)))
 
     def advance(self, row: "Row | None" = None) -> None:
         self.advanced += 1
@@ -97,6 +113,7 @@ class Console:
 
     def _row_line(self, status: str, text: str) -> bool:
         """One failure line; on a terminal cut to its width (True when cut)."""
+        text = printable(text)
         line = f"[{STATUS_STYLE[status]}]{status}[/] {escape(text)}"
         if not self.out.is_terminal:
             self.out.print(line, soft_wrap=True)
@@ -115,10 +132,10 @@ class Console:
             for status in STATUSES:
                 table.add_column(HEADERS.get(status, status), justify="right", style=STATUS_STYLE[status], no_wrap=True)
             for adapter in dict.fromkeys(r.adapter for r in rows):
-                table.add_row(adapter, *(str(counts[(adapter, s)] or "") for s in STATUSES))
+                table.add_row(escape(printable(adapter)), *(str(counts[(adapter, s)] or "") for s in STATUSES))
             self.out.print(table)
             versions = dict.fromkeys(f"{r.framework} {r.framework_version}" for r in rows if r.adapter != "oracle")
-            self.out.print(f"versions: {escape(', '.join(versions))}", soft_wrap=True)
+            self.out.print(f"versions: {escape(printable(', '.join(versions)))}", soft_wrap=True)
         bad = [r for r in rows if r.status in ("fail", "error")]
         cut = False
         for row in bad[:40]:
@@ -129,7 +146,7 @@ class Console:
         elif cut:
             self.out.print("(cut to fit the terminal; full text in the report)")
         for warning in warnings:
-            self.out.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+            self.out.print(f"[yellow]warning:[/] {escape(printable(warning))}", soft_wrap=True)
         total = Counter(r.status for r in rows)
         line = ", ".join(f"{total[s]} {s}" for s in STATUSES if total[s])
         self.out.print(f"{len(rows)} rows: {line or 'none'}")
@@ -144,11 +161,11 @@ class Console:
         """Platforms and versions on each side, a table of the rows that changed, and the warnings.
         A platform difference is said first: it explains status changes before versions do."""
         if comparison.platform_differs:
-            self.out.print("[bold yellow]platforms differ[/]: " + escape("; ".join(
+            self.out.print("[bold yellow]platforms differ[/]: " + _markup("; ".join(
                 f"{name} {old} -> {new}" for name, old, new in comparison.platforms if old != new)), soft_wrap=True)
         if show_worse:
             for line in comparison.worse_lines():
-                self.out.print(f"[bold red]worse[/] {escape(line)}", soft_wrap=True)
+                self.out.print(f"[bold red]worse[/] {_markup(line)}", soft_wrap=True)
         if self.quiet:
             return
         versions = Table(title="tconv compare: framework versions")
@@ -162,7 +179,7 @@ class Console:
             for column in ("fact", "base", "new"):
                 platforms.add_column(column, overflow="fold")
             for name, old, new in comparison.platforms:
-                platforms.add_row(escape(name), escape(old), escape(new), style="yellow" if old != new else None)
+                platforms.add_row(_markup(name), _markup(old), _markup(new), style="yellow" if old != new else None)
             self.out.print(platforms)
         changed = comparison.changed_rows()
         if changed:
@@ -172,12 +189,12 @@ class Console:
                 table.add_column(column, no_wrap=True)
             for row in changed[:60]:
                 style = "bold red" if row[-1] == "worse" else None
-                table.add_row(*(escape(str(v)) for v in row), style=style)
+                table.add_row(*(_markup(str(v)) for v in row), style=style)
             self.out.print(table)
             if len(changed) > 60:
                 self.out.print(f"... and {len(changed) - 60} more (--csv writes them all)")
         for warning in comparison.warnings():
-            self.out.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+            self.out.print(f"[yellow]warning:[/] {_markup(warning)}", soft_wrap=True)
         self.out.print(f"{len(comparison.worse)} rows got worse, {len(comparison.grew)} passing rows' "
                        f"error grew more than {comparison.growth_limit:g}x, {len(comparison.appeared)} appeared, "
                        f"{len(comparison.vanished)} vanished")

@@ -274,9 +274,13 @@ def _details(frame: pd.DataFrame, plots: Mapping[str, dict]) -> str:
                          if f in row and not (f == "check" and not _check_suffix(row)))
         picture = ""
         if key in plots and pictures < MAX_PICTURES:
-            png = difference_png(plots[key], title=key)
-            picture = f'<img alt="expected, actual and difference" src="data:image/png;base64,{png}">'
-            pictures += 1
+            try:
+                png = difference_png(plots[key], title=key)
+            except Exception as error:  # noqa: BLE001 - a crafted or damaged report's plot data: no picture
+                picture = f'<p class="small">(no picture: {_e(type(error).__name__)}: {_e(error)})</p>'
+            else:
+                picture = f'<img alt="expected, actual and difference" src="data:image/png;base64,{png}">'
+                pictures += 1
         diagnosis = f"<p><b>Diagnosis:</b> {_e(row.get('diagnosis'))}</p>" if _e(row.get("diagnosis")) else ""
         known = f"<p><b>Known issue:</b> {_e(row.get('known_issue'))}</p>" if _e(row.get("known_issue")) else ""
         status = _e(row["status"])
@@ -307,16 +311,22 @@ def environment_table(environment: Mapping[str, str], *, table_id: str = "enviro
 
 
 def render_html(frame: pd.DataFrame, environment: Mapping[str, str], *, plots: Mapping[str, dict] | None = None,
-                summary: Mapping[str, object] | None = None) -> str:
-    """The whole page as one string."""
+                summary: Mapping[str, object] | None = None,
+                environments: Mapping[str, Mapping[str, str]] | None = None) -> str:
+    """The whole page as one string; `environments` (a merged report's shards) are each shown."""
+    tables = (environment_table(environment) if not environments else "".join(
+        f"<h3>{_e(name)}</h3>{environment_table(env, table_id=f'environment-{i}')}"
+        for i, (name, env) in enumerate(environments.items())))
+    partial = environment.get("partial", "")
+    banner = f'<div class="verdict bad" id="partial">PARTIAL REPORT: {_e(partial)}</div>' if partial else ""
     warnings = "".join(f'<div class="warn">{_e(w)}</div>' for w in (summary or {}).get("warnings", []))  # type: ignore[union-attr]
     body = f"""<h1>tconv conformance report</h1>
 <p class="small head">Transposed convolution, every framework against the NumPy oracle.
 {_e(environment.get('time', ''))} &middot; {_e(environment.get('command', ''))}</p>
-{_verdict(frame)}{warnings}
+{banner}{_verdict(frame)}{warnings}
 <h2>Summary</h2>{_summary(frame)}{_diagnoses(frame)}{_support(frame)}
 <h2>Matrix</h2><p class="small">Cells show the worst error as a multiple of the tolerance, to three
 significant digits (&le; 1 passes); hover for the message.</p>{_controls(frame)}{_matrix(frame)}
 <h2>Failing rows</h2>{_details(frame, plots or {})}
-<h2>Environment</h2>{environment_table(environment)}"""
+<h2>Environment</h2>{tables}"""
     return page("tconv report", body, script=SCRIPT)

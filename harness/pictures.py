@@ -65,7 +65,9 @@ def difference_figure(plot: dict, *, title: str) -> plt.Figure:
     where = plot.get("where", "")
     # About 0.6 em per character of the title font: the characters that fit across the figure.
     fits = int(PANEL_WIDTH * len(panels) * 72 / (0.6 * TITLE_SIZE))
-    figure.suptitle(wrap_title(title, fits, tail=f"({where})" if where else ""), fontsize=TITLE_SIZE)
+    # parse_math=False: a `$` in a case id is text, not the start of a TeX formula matplotlib would parse
+    figure.suptitle(wrap_title(title, fits, tail=f"({where})" if where else ""), fontsize=TITLE_SIZE,
+                    parse_math=False)
     finite = np.concatenate([a[np.isfinite(a)].ravel() for _, a in panels[:2]] + [np.zeros(1)])
     low, high = float(finite.min()), float(finite.max())
     for ax, (name, values) in zip(axes[0], panels):

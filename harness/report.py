@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,23 +66,84 @@ def write_reports(out: Path, rows: Sequence[Row], environment: dict[str, str], *
                   formats: Sequence[str] = ("csv", "json", "html"),
                   summary: dict[str, object] | None = None) -> dict[str, Path]:
     """Write report.csv (always) and report.json / report.html into `out`; returns their paths."""
+    return write_frame(out, rows_frame(rows, environment), environment, plots=_plot_slices(rows), formats=formats,
+                       summary=summary)
+
+
+FORMULA_START = tuple("=+-@\t\r")  # what a spreadsheet takes for the start of a formula
+
+
+def _neutralised(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula (`=HYPERLINK(...)`), behind a `'`; a cell
+    that already starts with `'` before such a character gets one more, so reading reverses it."""
+    if isinstance(value, str) and value and value.lstrip("'")[:1] in FORMULA_START and value.lstrip("'"):
+        return "'" + value
+    return value
+
+
+def _restored(value: object) -> object:
+    """The reverse of `_neutralised`, for reading a report back."""
+    if isinstance(value, str) and value.startswith("'") and value.lstrip("'")[:1] in FORMULA_START \
+            and value.lstrip("'"):
+        return value[1:]
+    return value
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """The table as report.csv holds it: formulas neutralised, floats to 6 significant digits."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object:
+            safe[column] = safe[column].map(_neutralised)
+    return safe.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+
+
+def write_frame(out: Path, frame: pd.DataFrame, environment: dict[str, str], *, plots: dict[str, dict],
+                formats: Sequence[str] = ("csv", "json", "html"), summary: dict[str, object] | None = None,
+                environments: dict[str, dict[str, str]] | None = None) -> dict[str, Path]:
+    """Every format rendered first, then each file written under a temporary name and renamed
+    over the old one (a reader sees the old file or the new one, never half of one); a format
+    not written this time is removed, so the folder never mixes two runs' files."""
     out.mkdir(parents=True, exist_ok=True)
-    frame = rows_frame(rows, environment)
-    paths = {"csv": out / "report.csv"}
-    frame.to_csv(paths["csv"], index=False, float_format="%.6g")
-    plots = _plot_slices(rows)
+    texts = {"csv": csv_text(frame)}
     if "json" in formats:
         records = [{k: _json_safe(v) for k, v in rec.items() if not k.startswith("env_")}
                    for rec in frame.to_dict(orient="records")]
         document = {"environment": environment, "summary": summary or {}, "rows": records, "plots": plots}
-        paths["json"] = out / "report.json"
-        paths["json"].write_text(json.dumps(document, indent=1, default=str), encoding="utf-8")
+        if environments:
+            document["environments"] = environments
+        texts["json"] = json.dumps(document, indent=1, default=str)
     if "html" in formats:
         from harness.html import render_html
 
-        paths["html"] = out / "report.html"
-        paths["html"].write_text(render_html(frame, environment, plots=plots, summary=summary), encoding="utf-8")
+        texts["html"] = render_html(frame, environment, plots=plots, summary=summary, environments=environments)
+    paths = {kind: out / f"report.{kind}" for kind in texts}
+    temporary = {kind: _write_temporary(out, paths[kind].name, text) for kind, text in texts.items()}
+    for kind, temp in temporary.items():
+        os.replace(temp, paths[kind])
+    for kind in ("json", "html"):
+        if kind not in texts:
+            (out / f"report.{kind}").unlink(missing_ok=True)
     return paths
+
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def _write_temporary(out: Path, name: str, text: str) -> Path:
+    """`text` in a new hidden file beside its final name, flushed to disk; removed on failure."""
+    handle, temp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+    try:
+        os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp's 0600 is for secrets; a report is read by others
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return Path(temp)
 
 
 NEEDED_COLUMNS = ("case_file", "case_id", "adapter", "status")  # what any reading of a report needs
@@ -90,7 +153,7 @@ class ReportError(ValueError):
     """A file that is not a readable tconv report; `str()` says what is wrong and what to give."""
 
 
-def read_report(path: str | Path, *, needed: Sequence[str] = NEEDED_COLUMNS
+def read_report(path: str | Path, *, needed: Sequence[str] = NEEDED_COLUMNS, allow_empty: bool = False
                 ) -> tuple[pd.DataFrame, dict[str, str], dict[str, dict]]:
     """A saved report (CSV or JSON) -> (rows, environment, plots).
 
@@ -120,7 +183,7 @@ def read_report(path: str | Path, *, needed: Sequence[str] = NEEDED_COLUMNS
     missing = [c for c in needed if c not in frame.columns]
     if missing:
         raise ReportError(f"{path} lacks the column(s) {', '.join(missing)}: not a tconv report; {hint}")
-    if frame.empty:
+    if frame.empty and not allow_empty:
         raise ReportError(f"{path} has no rows (only a header); {hint}, of a run that produced rows")
     return frame, environment if environment is not None else environment_of(frame), plots
 
@@ -170,4 +233,7 @@ def _read_csv(path: Path, text: str, hint: str) -> pd.DataFrame:
     for column in text_columns:
         if column in frame:
             frame[column] = frame[column].fillna("")
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].map(_restored)
     return frame

@@ -56,6 +56,7 @@ class Row:
     check: str = "forward"  # what was judged: the forward result or one gradient (harness.gradients)
     params: dict[str, str] = field(default_factory=dict)
     plot: dict[str, object] | None = field(default=None, repr=False)  # arrays for the HTML page
+    sent_map: dict[str, str] = field(default_factory=dict, repr=False)  # `sent` as a mapping, for labels
 
     @property
     def full_id(self) -> str:
@@ -87,7 +88,7 @@ class Row:
 
     def as_dict(self) -> dict[str, object]:
         """Flat mapping: the contract's columns first, then the case parameters (no arrays)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("params", "plot")}
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("params", "plot", "sent_map")}
         return {**data, **self.params}
 
 
@@ -138,63 +139,114 @@ def oracle_row(case: Case) -> Row | None:
     return row
 
 
-def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepancies | None = None) -> Row:
-    """Run one case on one adapter and judge it; never raises."""
+def _described(case: Case, adapter: Adapter) -> tuple[dict[str, str], str]:
+    """What the adapter says it sends and which kernel path it takes; a slip there loses no row."""
+    sent = _safely(adapter.sent, case, lambda error: {"description_failed": str(error)})
+    if not isinstance(sent, dict):
+        sent = {"description_failed": f"sent() returned {type(sent).__name__}, not a dict"}
+    return {str(k): str(v) for k, v in sent.items()}, str(_safely(adapter.path, case, lambda e: f"unknown ({e})"))
+
+
+def _failure(error: BaseException, where: str = "") -> str:
+    """An exception as a row's message: type, text (one line, cut) and the function it came from."""
+    tb = traceback.extract_tb(error.__traceback__)
+    at = f" (at {tb[-1].name})" if tb else ""
+    text = " ".join(str(error).split())[:500]
+    return f"{where}{type(error).__name__}: {text}{at}"
+
+
+def as_result(value: object, what: str) -> np.ndarray:
+    """What an adapter returned, as an array the judge can take, or `TypeError` saying what it was:
+    the contract asks for a numeric array (a list, None, a string or an object array is a bug)."""
+    if not hasattr(value, "__array__") or isinstance(value, (list, tuple, dict, str, bytes, int, float, complex)):
+        raise TypeError(f"{what} returned {type(value).__name__}, not a numeric array")
+    array = np.asarray(value)
+    numeric = array.dtype.kind in "fiub" or array.dtype.name.startswith(("bfloat", "float"))
+    if not numeric:
+        raise TypeError(f"{what} returned an array of dtype {array.dtype}, not a numeric array")
+    if array.ndim == 0:
+        raise TypeError(f"{what} returned a 0-d array, not a (N, C_out, *spatial) result")
+    return array
+
+
+def guarded_oracle_row(case: Case) -> Row | None:
+    """`oracle_row`, with a failure of the oracle itself (out of memory) as an `error` row."""
     try:
-        version = adapter.version()
+        return oracle_row(case)
+    except Exception as error:  # noqa: BLE001 - the run goes on; the row says what happened
+        if case.expected is None and case.expected_shape is None:
+            return None
+        return Row(case.file, case.id, ORACLE, "numpy", np.__version__, "error", params=case.describe(),
+                   message=_failure(error, "the oracle failed: "))
+
+
+def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepancies | None = None) -> Row:
+    """Run one case on one adapter and judge it; never raises (an adapter's `supports()`, `run()`
+    and whatever `run()` returns are all guarded)."""
+    try:
+        version = str(adapter.version())
     except Exception as error:  # noqa: BLE001 - a broken install is a row, not a crash
-        version = "unknown"
-        return Row(case.file, case.id, adapter.name, adapter.framework, version, "error",
+        return Row(case.file, case.id, adapter.name, adapter.framework, "unknown", "error",
                    message=f"cannot import {adapter.framework}: {type(error).__name__}: {error}",
                    params=case.describe())
     row = Row(case.file, case.id, adapter.name, adapter.framework, version, "pass", params=case.describe())
-    sent = _safely(adapter.sent, case, lambda error: {"description_failed": str(error)})
-    row.sent = "; ".join(f"{k}={v}" for k, v in sent.items())
-    row.path = _safely(adapter.path, case, lambda error: f"unknown ({error})")
+    row.sent_map, row.path = _described(case, adapter)
+    row.sent = "; ".join(f"{k}={v}" for k, v in row.sent_map.items())
     reference = cached_reference(case)
     row.expected_shape = _shape(reference.rounded)
-    reason = adapter.supports(case)
+    try:
+        reason = adapter.supports(case)
+    except Exception as error:  # noqa: BLE001 - a faulty supports() is the adapter's bug: a row
+        row.status, row.message = "error", _failure(error, "supports() raised ")
+        label(row, case, discrepancies)
+        return row
     if reason is not None:
-        row.status, row.message = "unsupported", reason
+        row.status, row.message = "unsupported", str(reason)
         return row
     start = time.perf_counter()
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # inf is a legitimate answer (overflow)
-            actual = adapter.run(case)
+            actual = as_result(adapter.run(case), "run()")
     except Exception as error:  # noqa: BLE001 - the framework's exception is the finding
         row.time_ms = (time.perf_counter() - start) * 1e3
-        row.status = "error"
-        last = traceback.extract_tb(error.__traceback__)[-1]
-        text = " ".join(str(error).split())[:500]
-        row.message = f"{type(error).__name__}: {text} (at {last.name})"
+        row.status, row.message = "error", _failure(error)
     else:
         row.time_ms = (time.perf_counter() - start) * 1e3
         row.actual_shape = _shape(actual)
-        verdict = judge_case(actual, reference, case)
-        _apply_verdict(row, verdict)
-        if verdict.notes:
-            accepted = "accepted: " + "; ".join(verdict.notes)
-            row.message = f"{row.message} [{accepted}]" if row.message else accepted
-        note = _safely(adapter.translation, case, lambda error: f"(translation note failed: {error})")
-        if note:
-            row.message = f"{row.message} [translated: {note}]" if row.message else f"translated: {note}"
-        if row.status == "fail":
-            row.diagnosis = verdict.diagnosis or diagnose(case, actual, reference)
-            row.plot = plot_slice(case, actual, reference.rounded, verdict_index=row.worst_index)
-    _label(row, case, discrepancies, sent)
+        try:
+            _judge_forward(row, case, adapter, actual, reference)
+        except Exception as error:  # noqa: BLE001 - what the adapter returned could not be judged
+            row.status = "error"
+            row.message = _failure(error, f"could not judge what run() returned (dtype {actual.dtype}): ")
+    label(row, case, discrepancies)
     return row
 
 
-def _label(row: Row, case: Case, discrepancies: KnownDiscrepancies | None, sent: dict[str, str]) -> None:
+def _judge_forward(row: Row, case: Case, adapter: Adapter, actual: np.ndarray, reference: Reference) -> None:
+    verdict = judge_case(actual, reference, case)
+    _apply_verdict(row, verdict)
+    if verdict.notes:
+        accepted = "accepted: " + "; ".join(verdict.notes)
+        row.message = f"{row.message} [{accepted}]" if row.message else accepted
+    note = _safely(adapter.translation, case, lambda error: f"(translation note failed: {error})")
+    if note:
+        row.message = f"{row.message} [translated: {note}]" if row.message else f"translated: {note}"
+    if row.status == "fail":
+        row.diagnosis = verdict.diagnosis or diagnose(case, actual, reference)
+        row.plot = plot_slice(case, actual, reference.rounded, verdict_index=row.worst_index)
+
+
+def label(row: Row, case: Case, discrepancies: KnownDiscrepancies | None) -> None:
     """A failing row a known-discrepancy entry explains is `xfail`; a passing one under a strict entry `xpass`."""
     if discrepancies is None:
         return
     failed = row.status in ("fail", "error")
-    entry = discrepancies.lookup(case.full_id, row.adapter, row.framework_version, matching_params(row, sent),
+    entry = discrepancies.lookup(case.full_id, row.adapter, row.framework_version, matching_params(row),
                                  failed=failed, message=row.message)
     if entry is not None and (failed or (row.status == "pass" and entry.strict)):
         row.known_issue = f"{entry.reason} ({entry.reference})"
         row.status = "xfail" if failed else "xpass"
+
 
 
 def gradient_rows(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepancies | None = None) -> list[Row]:
@@ -204,54 +256,93 @@ def gradient_rows(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepan
     if not checks:
         return []
     try:
-        version = adapter.version()
+        version = str(adapter.version())
     except Exception as error:  # noqa: BLE001 - a broken install is a row, not a crash
         return [Row(case.file, case.id, adapter.name, adapter.framework, "unknown", "error", check=c,
                     message=f"cannot import {adapter.framework}: {type(error).__name__}: {error}",
                     params=case.describe()) for c in checks]
-    sent = _safely(adapter.sent, case, lambda error: {"description_failed": str(error)})
-    path = _safely(adapter.path, case, lambda error: f"unknown ({error})")
+    sent, path = _described(case, adapter)
     rows = [Row(case.file, case.id, adapter.name, adapter.framework, version, "pass", check=c, path=path,
-                sent="; ".join(f"{k}={v}" for k, v in sent.items()), params=case.describe())
+                sent="; ".join(f"{k}={v}" for k, v in sent.items()), sent_map=sent, params=case.describe())
             for c in checks]
     reason = (_safely(adapter.supports, case, lambda error: f"supports() raised {type(error).__name__}: {error}")
               or _safely(adapter.gradient_support, case,
                          lambda error: f"gradient_support() raised {type(error).__name__}: {error}"))
     start = time.perf_counter()
+    failure = None
     try:
         grads = None if reason else adapter.gradients(case)
+        if grads is not None and not isinstance(grads, dict):
+            raise TypeError(f"gradients() returned {type(grads).__name__}, not a dict of arrays")
     except Exception as error:  # noqa: BLE001 - the framework's exception is the finding
-        last = traceback.extract_tb(error.__traceback__)[-1]
-        failure = f"{type(error).__name__}: {' '.join(str(error).split())[:500]} (at {last.name})"
-    else:
-        failure = None
+        failure, grads = _failure(error), None
     elapsed = (time.perf_counter() - start) * 1e3
     for row in rows:
         row.time_ms = elapsed
         if reason:
-            row.status, row.message = "unsupported", reason
+            row.status, row.message = "unsupported", str(reason)
             continue
         reference = cached_gradient_reference(case, row.check)
         row.expected_shape = _shape(reference.rounded)
         if failure or grads is None or row.check not in grads:
             row.status, row.message = "error", failure or f"{adapter.name} returned no {row.check}"
         else:
-            actual = np.asarray(grads[row.check])
-            row.actual_shape = _shape(actual)
-            with np.errstate(over="ignore", invalid="ignore"):
-                verdict = judge_case(actual, reference, case, flushed=flushed_gradient_references(row.check),
-                                     structural=False)
-            _apply_verdict(row, verdict)
-            if verdict.notes:
-                accepted = "accepted: " + "; ".join(verdict.notes)
-                row.message = f"{row.message} [{accepted}]" if row.message else accepted
-            note = _safely(lambda c: adapter.gradient_translation(c, row.check), case,
-                           lambda error: f"(translation note failed: {error})")
-            if note:
-                row.message = f"{row.message} [translated: {note}]" if row.message else f"translated: {note}"
-            if row.status == "fail":
-                row.diagnosis = "unexplained"
-        _label(row, case, discrepancies, sent)
+            try:
+                actual = as_result(grads[row.check], f"gradients()[{row.check!r}]")
+                row.actual_shape = _shape(actual)
+                _judge_gradient(row, case, adapter, actual, reference)
+            except Exception as error:  # noqa: BLE001 - a junk gradient is the adapter's bug: a row
+                row.status, row.message = "error", _failure(error)
+        label(row, case, discrepancies)
+    return rows
+
+
+def _judge_gradient(row: Row, case: Case, adapter: Adapter, actual: np.ndarray, reference: Reference) -> None:
+    with np.errstate(over="ignore", invalid="ignore"):
+        verdict = judge_case(actual, reference, case, flushed=flushed_gradient_references(row.check),
+                             structural=False)
+    _apply_verdict(row, verdict)
+    if verdict.notes:
+        accepted = "accepted: " + "; ".join(verdict.notes)
+        row.message = f"{row.message} [{accepted}]" if row.message else accepted
+    note = _safely(lambda c: adapter.gradient_translation(c, row.check), case,
+                   lambda error: f"(translation note failed: {error})")
+    if note:
+        row.message = f"{row.message} [translated: {note}]" if row.message else f"translated: {note}"
+    if row.status == "fail":
+        row.diagnosis = "unexplained"
+
+
+def job_checks(case: Case) -> list[str]:
+    """The rows one case makes on one adapter: `forward` where it checks it, then each gradient."""
+    return [c for c in case.checks if c == "forward"] + [c for c in case.checks if c != "forward"]
+
+
+def failed_rows(case: Case, adapter: str, framework: str, message: str) -> list[Row]:
+    """`error` rows for every row a job would have made, when the job itself was lost (the worker
+    crashed or overran its time): the version is the installed distribution's."""
+    from harness.environment import installed_version
+
+    version = installed_version(framework) or "unknown"
+    return [Row(case.file, case.id, adapter, framework, version, "error", check=check, message=message,
+                params=case.describe()) for check in job_checks(case)]
+
+
+def guarded_rows(case: Case, adapter: Adapter) -> list[Row]:
+    """A job's rows (unlabelled) in a worker process, where anything the adapter raises, even
+    `SystemExit` or `KeyboardInterrupt` (the worker ignores the terminal's SIGINT), is a row."""
+    rows: list[Row] = []
+    if "forward" in case.checks:
+        try:
+            rows.append(adapter_row(case, adapter))
+        except BaseException as error:  # noqa: BLE001 - sys.exit() inside an adapter ends nothing
+            rows += failed_rows(case, adapter.name, adapter.framework, _failure(error, "raised inside the adapter: "))[:1]
+    try:
+        rows += gradient_rows(case, adapter)
+    except BaseException as error:  # noqa: BLE001
+        gradient_failures = failed_rows(case, adapter.name, adapter.framework,
+                                        _failure(error, "raised inside the adapter: "))
+        rows += [r for r in gradient_failures if r.check != "forward"]
     return rows
 
 
@@ -274,10 +365,10 @@ def plot_slice(case: Case, actual: np.ndarray, expected: np.ndarray, *, verdict_
     return {"expected": part(expected), "actual": part(actual), "where": f"batch {n}, channel {c}"}
 
 
-def matching_params(row: Row, sent: dict[str, str]) -> dict[str, str]:
+def matching_params(row: Row) -> dict[str, str]:
     """What a known-discrepancy entry's `when` sees: the case's parameters, what the adapter sent
     (`sent_padding`), the path (`path`) and the platform facts (`avx512_fp16: no`, `cpu_vendor`)."""
-    return {**machine.facts(), **row.params, **{f"sent_{k}": str(v) for k, v in sent.items()}, "path": row.path,
+    return {**machine.facts(), **row.params, **{f"sent_{k}": v for k, v in row.sent_map.items()}, "path": row.path,
             "check": row.check}
 
 
@@ -296,6 +387,8 @@ class RunResult:
     rows: list[Row]
     missing_frameworks: tuple[str, ...] = ()
     stale: list[str] = field(default_factory=list)
+    partial: bool = False  # stopped (SIGINT, SIGTERM) before every row was made
+    interrupted_by: BaseException | None = None
 
     @property
     def ok(self) -> bool:

@@ -322,15 +322,17 @@ def test_a_crash_of_tconv_has_its_own_status(tconv, monkeypatch) -> None:
 
 
 def test_a_crash_during_the_run_restores_stderr(tconv, good, tmp_path, monkeypatch) -> None:
-    import harness.runner
+    import harness.scheduler
 
     def broken(*args, **kwargs):
         raise RuntimeError("runner bug")
 
-    monkeypatch.setattr(harness.runner, "run", broken)
+    monkeypatch.setattr(harness.scheduler, "run_isolated", broken)
     before = os.fstat(2)
     status, _, err = run_numpy(tconv, good, out=tmp_path / "out")
-    assert status == 3 and "runner bug" in err
+    assert status == 3 and "runner bug" in err and len(err.strip().splitlines()) == 1
+    saved = tmp_path / "out" / "tconv-crash.txt"  # the traceback is kept in the run's --out folder
+    assert f"traceback saved to {saved}" in err and "RuntimeError: runner bug" in saved.read_text()
     after = os.fstat(2)
     assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)
 

@@ -36,13 +36,15 @@ def test_entries_match_on_path_sent_parameters_and_platform() -> None:
                         reason="r", reproducer="x.py")
     case = _case(padding=0)
     row = Row("f", "p", "tensorflow.conv_transpose", "tensorflow", "2.21.0", "fail", params=case.describe())
-    row.path = "eigen"
-    assert entry.applies_to("f::p", row.adapter, "2.21.0", matching_params(row, {"padding": "VALID"}))
-    assert not entry.applies_to("f::p", row.adapter, "2.21.0", matching_params(row, {"padding": "explicit"}))
-    row.path = "onednn"
-    assert not entry.applies_to("f::p", row.adapter, "2.21.0", matching_params(row, {"padding": "VALID"}))
+    row.path, row.sent_map = "eigen", {"padding": "VALID"}
+    assert entry.applies_to("f::p", row.adapter, "2.21.0", matching_params(row))
+    row.sent_map = {"padding": "explicit"}
+    assert not entry.applies_to("f::p", row.adapter, "2.21.0", matching_params(row))
+    row.path, row.sent_map = "onednn", {"padding": "VALID"}
+    assert not entry.applies_to("f::p", row.adapter, "2.21.0", matching_params(row))
     cpu = Discrepancy(adapter="*", when={"avx512_fp16": "no"}, reason="r", reproducer="x.py")
-    assert cpu.applies_to("f::p", "a", "1", matching_params(row, {})) == (not machine.has("avx512_fp16"))
+    row.sent_map = {}
+    assert cpu.applies_to("f::p", "a", "1", matching_params(row)) == (not machine.has("avx512_fp16"))
 
 
 def test_compare_says_first_when_platforms_differ(tconv, tmp_path) -> None:

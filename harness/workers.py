@@ -1,0 +1,209 @@
+"""Adapters in worker processes: whatever a framework does to its process costs one row, not the run.
+
+A segfault or an abort in native code, `os._exit`, `sys.exit`, the out-of-memory killer or a
+hang inside an adapter would otherwise end `tconv run` with no report. Here each framework family
+(an adapter's `framework`) gets one worker process, started with `spawn` (a fresh interpreter:
+no threads or locks inherited from the parent), fed one job at a time (one case on one adapter:
+its forward row and its gradient rows), reused across jobs and restarted after a crash or a
+timeout. The worker builds the built-in adapters and loads the run's plugin files itself, so only
+cases and plain rows cross the pipe. A job whose worker dies or overruns `timeout` becomes `error`
+rows naming the signal, the exit status or the time limit; the run goes on with a new worker.
+
+Workers ignore SIGINT (Ctrl-C reaches the whole process group; the parent decides) and write
+their stdout and stderr to the run's frameworks log.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from harness.case import Case
+
+DEFAULT_TIMEOUT = 600.0  # seconds per job; the slowest built-in job takes a few seconds
+STARTUP_TIMEOUT = 300.0  # a fresh worker imports its framework (TensorFlow: seconds) before the first job
+POLL = 0.1  # how often a waiting parent thread looks at the stop flag
+
+_SIGNAL_NOTES = {
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "abort",
+    signal.SIGKILL: "killed: out of memory (the kernel's OOM killer) or by a user",
+    signal.SIGBUS: "bus error",
+    signal.SIGFPE: "arithmetic fault",
+    signal.SIGILL: "illegal instruction (a kernel built for another CPU?)",
+}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One case on one adapter: what a worker runs, and where its rows go in the serial order."""
+
+    index: int
+    case: Case
+    adapter: str
+    framework: str
+
+
+def death_message(exitcode: int | None) -> str:
+    """Why a worker is gone, in words: the signal (with what it usually means) or the exit status."""
+    if exitcode is None:
+        return "the worker process vanished"
+    if exitcode < 0:
+        try:
+            number = signal.Signals(-exitcode)
+            name = f"{number.name}" + (f" ({_SIGNAL_NOTES[number]})" if number in _SIGNAL_NOTES else "")
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"the worker process died: killed by {name}"
+    return f"the worker process exited with status {exitcode} (os._exit or a native exit inside the framework)"
+
+
+# --- the worker's side ------------------------------------------------------------------------
+
+
+def _redirect_output(log: str | None) -> None:
+    """The worker's fd 1 and 2 go to the run's frameworks log (never into the progress bar)."""
+    if log is None:
+        return
+    handle = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(handle, 1)
+    os.dup2(handle, 2)
+    os.close(handle)
+
+
+def serve(conn: Connection, framework: str, plugins: Sequence[str], log: str | None) -> None:
+    """The worker's loop: build the adapters, then answer each `Job` with its rows until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _redirect_output(log)
+    from adapters import all_adapters, load_plugin
+    from adapters.base import FRAMEWORK_MODULES, import_framework
+    from harness import runner
+
+    adapters = {a.name: a for a in all_adapters()}
+    for path in plugins:
+        try:
+            adapters.update({a.name: a for a in load_plugin(path)})
+        except BaseException:  # noqa: BLE001, S112 - the parent loaded it already; its rows say what is missing
+            continue
+    if framework in FRAMEWORK_MODULES:
+        try:
+            import_framework(FRAMEWORK_MODULES[framework])
+        except Exception:  # noqa: BLE001, S110 - each row says "cannot import ..."
+            pass
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if job is None:
+            return
+        adapter = adapters.get(job.adapter)
+        if adapter is None:
+            rows = runner.failed_rows(job.case, job.adapter, job.framework,
+                                      f"the worker could not load adapter {job.adapter!r}")
+        else:
+            rows = runner.guarded_rows(job.case, adapter)
+        conn.send(rows)
+
+
+# --- the parent's side ------------------------------------------------------------------------
+
+
+class Stopped(Exception):
+    """The run was told to stop (SIGINT, SIGTERM) while a job was waiting."""
+
+
+class Worker:
+    """The parent's handle on one framework family's worker process."""
+
+    def __init__(self, framework: str, *, plugins: Sequence[Path], log: Path | None, timeout: float,
+                 stop: threading.Event) -> None:
+        self.framework, self.timeout, self.stop_flag = framework, timeout, stop
+        self.plugins = [str(p) for p in plugins]
+        self.log = None if log is None else str(log)
+        self.process: multiprocessing.process.BaseProcess | None = None
+        self.conn: Connection | None = None
+        self.restarts = 0
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        parent_end, child_end = context.Pipe()
+        self.process = context.Process(target=serve, args=(child_end, self.framework, self.plugins, self.log),
+                                       name=f"tconv-{self.framework}", daemon=True)
+        self.process.start()
+        child_end.close()
+        self.conn = parent_end
+        message = self._wait(STARTUP_TIMEOUT + self.timeout, what="starting (importing the framework)")
+        if message[0] != "ready":
+            raise RuntimeError(f"unexpected first message from the worker: {message!r}")
+
+    def _wait(self, limit: float, *, what: str) -> object:
+        """The worker's next message within `limit` seconds; on death or timeout the worker is
+        killed and `WorkerLost` says why."""
+        assert self.conn is not None and self.process is not None
+        deadline = time.monotonic() + limit
+        while True:
+            if self.stop_flag.is_set():
+                self.kill()
+                raise Stopped
+            try:
+                if self.conn.poll(min(POLL, max(0.0, deadline - time.monotonic()))):
+                    return self.conn.recv()
+            except (EOFError, OSError):
+                self.process.join(5)
+                code = self.process.exitcode
+                self.kill()
+                raise WorkerLost(death_message(code)) from None
+            if time.monotonic() >= deadline:
+                self.kill()
+                raise WorkerLost(f"timed out after {limit:g} s while {what} (--timeout {self.timeout:g}); "
+                                 "the worker was killed and a new one runs the next job")
+
+    def run(self, job: Job) -> list:
+        """The rows of `job`; a crash or a timeout gives `error` rows and a fresh worker next time."""
+        from harness import runner
+
+        try:
+            if self.process is None:
+                self._start()
+            assert self.conn is not None
+            self.conn.send(job)
+            rows = self._wait(self.timeout, what=f"running {job.adapter} on {job.case.full_id}")
+        except WorkerLost as lost:
+            self.restarts += 1
+            return runner.failed_rows(job.case, job.adapter, job.framework, str(lost))
+        if not isinstance(rows, list):
+            return runner.failed_rows(job.case, job.adapter, job.framework, f"the worker answered {rows!r}")
+        return rows
+
+    def kill(self) -> None:
+        """End the worker now (a crash, a timeout, a stop); the next job starts a new one."""
+        if self.process is not None and self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        if self.conn is not None:
+            self.conn.close()
+        self.process, self.conn = None, None
+
+    def close(self) -> None:
+        """Ask the worker to finish, then make sure it has."""
+        if self.conn is not None:
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        if self.process is not None:
+            self.process.join(5)
+        self.kill()
+
+
+class WorkerLost(Exception):
+    """A worker died or overran its time; `str()` is the row's message."""

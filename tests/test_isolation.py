@@ -1,0 +1,157 @@
+"""Runs that survive their adapters: a segfault, an abort, os._exit, sys.exit, the OOM killer's
+SIGKILL, a hang, a KeyboardInterrupt raised inside an adapter, or junk returned by `run()`,
+`supports()` or `gradients()` each cost their own rows (`error`, saying what happened), never the
+run, and the rest of the report is whole. The adapters below really crash their worker process."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from adapters.base import Adapter
+from harness.casefile import case_from_mapping
+from harness.runner import adapter_row, gradient_rows, guarded_rows
+from harness.workers import death_message
+
+CASES = """\
+cases:
+  - id: small
+    input: {shape: [1, 2, 3, 3], seed: 1}
+    kernel: {shape: [2, 2, 2, 2], seed: 2}
+    stride: 2
+"""
+
+# One framework family per way of dying, so each crash takes down only its own worker.
+FAULTY = textwrap.dedent('''
+    import ctypes, os, signal, sys, time
+    from adapters.base import Adapter
+    from adapters.numpy_matrix import ADAPTERS as MATRIX
+
+    def adapter(name, framework, action):
+        return type(name, (Adapter,), {"name": name, "framework": framework,
+                                       "run": lambda self, case: action(case)})()
+
+    def honest(case):
+        return MATRIX[0].run(case)
+
+    ADAPTERS = (
+        adapter("crash.segfault", "crashes", lambda case: ctypes.string_at(0)),
+        adapter("crash.abort", "aborts", lambda case: os.abort()),
+        adapter("crash.os_exit", "exits", lambda case: os._exit(3)),
+        adapter("crash.sys_exit", "sysexits", lambda case: sys.exit(0)),
+        adapter("crash.oom_kill", "killed", lambda case: os.kill(os.getpid(), signal.SIGKILL)),
+        adapter("crash.hang", "hangs", lambda case: time.sleep(3600)),
+        adapter("crash.interrupt", "interrupts", lambda case: (_ for _ in ()).throw(KeyboardInterrupt())),
+        adapter("crash.honest", "honest", honest),
+    )
+''')
+
+
+@pytest.fixture
+def faulty(tmp_path: Path) -> tuple[Path, Path]:
+    cases, plugin = tmp_path / "cases.yaml", tmp_path / "faulty.py"
+    cases.write_text(CASES, encoding="utf-8")
+    plugin.write_text(FAULTY, encoding="utf-8")
+    return cases, plugin
+
+
+def test_a_run_with_crashing_and_hanging_adapters_finishes_with_a_full_report(tconv, faulty, tmp_path) -> None:
+    cases, plugin = faulty
+    out = tmp_path / "out"
+    status, _, err = tconv("run", cases, "--plugin", plugin, "--frameworks", "numpy,crashes,aborts,exits,sysexits,"
+                           "killed,hangs,interrupts,honest", "--timeout", "4", "--jobs", "2", "--out", out, "--quiet")
+    assert status == 1, err
+    rows = pd.read_csv(out / "report.csv", keep_default_na=False).set_index("adapter")
+    assert (out / "report.json").is_file() and (out / "report.html").is_file()
+    expected = {
+        "crash.segfault": "killed by SIGSEGV",
+        "crash.abort": "killed by SIGABRT",
+        "crash.os_exit": "exited with status 3",
+        "crash.sys_exit": "SystemExit",
+        "crash.oom_kill": "killed by SIGKILL (killed: out of memory",
+        "crash.hang": "timed out after 4 s",
+        "crash.interrupt": "KeyboardInterrupt",
+    }
+    for name, text in expected.items():
+        assert rows.loc[name, "status"] == "error", (name, rows.loc[name].to_dict())
+        assert text in rows.loc[name, "message"], (name, rows.loc[name, "message"])
+    assert rows.loc["crash.honest", "status"] == "pass"
+    numpy_rows = rows[rows["framework"] == "numpy"]
+    assert len(numpy_rows) == 3 and set(numpy_rows["status"]) == {"pass"}
+
+
+def _case():
+    return case_from_mapping({"id": "c", "input": {"shape": [1, 1, 2, 2], "seed": 1},
+                              "kernel": {"shape": [1, 1, 2, 2], "seed": 2}, "check": ["forward", "grad_input"]})
+
+
+class _Junk(Adapter):
+    name, framework = "junk", "numpy"
+
+    def __init__(self, value: object = None, *, supports_error: bool = False, gradients: object = None) -> None:
+        self.value, self.supports_error, self.grads = value, supports_error, gradients
+
+    def version(self) -> str:
+        return "1"
+
+    def supports(self, case):  # noqa: ANN001, ANN201
+        if self.supports_error:
+            raise RuntimeError("supports exploded")
+        return None
+
+    def run(self, case):  # noqa: ANN001, ANN201
+        return self.value
+
+    def gradients(self, case):  # noqa: ANN001, ANN201
+        return self.grads
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (object(), "returned object, not a numeric array"),
+    ([[1.0, 2.0]], "returned list, not a numeric array"),
+    (None, "returned NoneType"),
+    (np.float32(1.0), "returned a 0-d array"),
+    (np.array(["a", "b"]), "dtype <U1, not a numeric array"),
+    (np.array([object()]), "dtype object"),
+])
+def test_junk_from_run_is_an_error_row(value, text) -> None:
+    row = adapter_row(_case(), _Junk(value))
+    assert row.status == "error" and text in row.message, row.message
+
+
+def test_a_raising_supports_is_an_error_row() -> None:
+    row = adapter_row(_case(), _Junk(np.zeros((1, 1, 3, 3)), supports_error=True))
+    assert row.status == "error" and "supports() raised RuntimeError: supports exploded" in row.message
+
+
+@pytest.mark.parametrize(("grads", "text"), [
+    ([1, 2], "gradients() returned list"),
+    ({"grad_input": "x"}, "returned str"),
+    ({"grad_input": np.zeros(())}, "0-d array"),
+])
+def test_junk_gradients_are_error_rows(grads, text) -> None:
+    (row,) = gradient_rows(_case(), _Junk(np.zeros((1, 1, 3, 3)), gradients=grads))
+    assert row.status == "error" and text in row.message, row.message
+
+
+def test_system_exit_and_keyboard_interrupt_inside_an_adapter_are_rows_in_a_worker() -> None:
+    class Exits(_Junk):
+        def run(self, case):  # noqa: ANN001, ANN201
+            raise SystemExit(0)
+
+        def gradients(self, case):  # noqa: ANN001, ANN201
+            raise KeyboardInterrupt
+
+    forward, grad = guarded_rows(_case(), Exits())
+    assert forward.status == grad.status == "error"
+    assert "SystemExit" in forward.message and "KeyboardInterrupt" in grad.message and grad.check == "grad_input"
+
+
+@pytest.mark.parametrize(("code", "text"), [(-11, "SIGSEGV (segmentation fault)"), (-9, "SIGKILL"),
+                                            (1, "exited with status 1"), (None, "vanished"), (-200, "signal 200")])
+def test_death_messages_name_the_signal_or_status(code, text) -> None:
+    assert text in death_message(code)
