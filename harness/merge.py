@@ -69,6 +69,8 @@ def merge_reports(paths: Sequence[Path]) -> tuple[pd.DataFrame, dict[str, str], 
     environment.pop("partial", None)
     if partial:
         environment["partial"] = f"yes: {len(partial)} of the merged reports are partial"
+    for key in ("merged", "partial"):  # facts of the merged report, on every row as report.csv keeps them
+        merged[f"env_{key}"] = environment.get(key, "")
     ordered = [c for c in COLUMNS if c in merged] + [c for c in merged.columns if c not in COLUMNS]
     return merged[ordered], environment, environments, plots, warnings
 

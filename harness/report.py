@@ -93,7 +93,7 @@ def csv_text(frame: pd.DataFrame) -> str:
     """The table as report.csv holds it: formulas neutralised, floats to 6 significant digits."""
     safe = frame.copy()
     for column in safe.columns:
-        if safe[column].dtype == object:
+        if not pd.api.types.is_numeric_dtype(safe[column]):
             safe[column] = safe[column].map(_neutralised)
     return safe.to_csv(index=False, float_format="%.6g", lineterminator="\n")
 
@@ -234,6 +234,6 @@ def _read_csv(path: Path, text: str, hint: str) -> pd.DataFrame:
         if column in frame:
             frame[column] = frame[column].fillna("")
     for column in frame.columns:
-        if frame[column].dtype == object:
+        if not pd.api.types.is_numeric_dtype(frame[column]):
             frame[column] = frame[column].map(_restored)
     return frame

@@ -40,16 +40,24 @@ def stop_signals() -> Iterator[None]:
 
 @contextmanager
 def deferred_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM wait until the block is done (then they are delivered as usual)."""
+    """SIGINT and SIGTERM wait until the block is done, then raise as usual. (Handlers that only
+    record the signal, not a blocked signal mask: the kernel would hand a blocked signal to
+    another thread, whose handler flag the main thread still acts on at once.)"""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    blocked = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, blocked)
+    received: list[int] = []
+    previous = {signum: signal.signal(signum, lambda number, frame: received.append(number))
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if signal.SIGTERM in received:
+        raise Terminated
+    if received:
+        raise KeyboardInterrupt
 
 
 def signal_name(error: BaseException | None) -> str:

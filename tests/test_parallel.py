@@ -1,0 +1,82 @@
+"""Parallel, sharded and repeated runs give the serial run's report: `--jobs 2`, `--shard I/N` +
+`tconv merge`, and the same files twice (timings and the run's own time and command aside)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.report import KEY, read_report
+from harness.scheduler import shard
+from harness.casefile import load_cases
+from tests.conftest import REPO
+
+FILES = [REPO / "cases" / "seeds.yaml", REPO / "cases" / "found"]
+FRAMEWORKS = "numpy,onnx,torch"
+VARYING = {"time_ms", "env_time", "env_command", "env_partial"}  # what may differ between equal runs
+
+
+def _run(tconv, out: Path, *extra: str) -> pd.DataFrame:
+    status, _, err = tconv("run", *FILES, "--frameworks", FRAMEWORKS, "--out", out, "--quiet", *extra)
+    assert status in (0, 1), err
+    return read_report(out / "report.csv")[0]
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.drop(columns=[c for c in frame.columns if c in VARYING or c == "env_merged"])
+    return frame.sort_values(KEY).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory) -> pd.DataFrame:
+    from harness.cli import main
+
+    out = tmp_path_factory.mktemp("serial")
+    assert main(["run", *map(str, FILES), "--frameworks", FRAMEWORKS, "--out", str(out), "--quiet"]) in (0, 1)
+    return read_report(out / "report.csv")[0]
+
+
+def test_jobs_2_gives_the_serial_report_in_the_same_order(tconv, serial, tmp_path) -> None:
+    parallel = _run(tconv, tmp_path / "p", "--jobs", "2")
+    assert len(serial) > 100 and set(serial["framework"]) >= {"numpy", "onnx", "torch"}
+    columns = [c for c in serial.columns if c not in VARYING]
+    pd.testing.assert_frame_equal(parallel[columns], serial[columns])  # same rows, same order
+
+
+def test_the_same_files_twice_give_the_same_report(tconv, serial, tmp_path) -> None:
+    again = _run(tconv, tmp_path / "again")
+    pd.testing.assert_frame_equal(_comparable(again), _comparable(serial))
+
+
+def test_shards_cover_every_case_once_and_merge_into_the_serial_report(tconv, serial, tmp_path) -> None:
+    cases = load_cases(FILES)
+    parts = [shard(cases, i, 3) for i in (1, 2, 3)]
+    assert sorted(c.full_id for p in parts for c in p) == sorted(c.full_id for c in cases)
+    assert all(parts), "every shard has cases here"
+    assert shard(cases, 2, 3) == parts[1]  # deterministic
+    reports = []
+    for i in (1, 2, 3):
+        _run(tconv, tmp_path / f"s{i}", "--shard", f"{i}/3")
+        reports.append(tmp_path / f"s{i}" / ("report.json" if i == 2 else "report.csv"))  # both kinds merge
+    status, _, err = tconv("merge", *reports, "--out", tmp_path / "merged", "--quiet")
+    assert status in (0, 1), err
+    merged, env, _ = read_report(tmp_path / "merged" / "report.csv")
+    pd.testing.assert_frame_equal(_comparable(merged), _comparable(serial))
+    assert env["merged"].startswith("3 reports")
+    document = (tmp_path / "merged" / "report.json").read_text()
+    assert all(str(r) in document for r in reports)  # each shard's environment is kept
+
+
+def test_merging_overlapping_reports_is_refused(tconv, tmp_path) -> None:
+    _run(tconv, tmp_path / "a", "--shard", "1/2")
+    status, _, err = tconv("merge", tmp_path / "a" / "report.csv", tmp_path / "a" / "report.json",
+                           "--out", tmp_path / "m")
+    assert status == 2 and "shards overlap" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("text", ["0/2", "3/2", "x", "1/0", "1-2"])
+def test_a_bad_shard_is_a_usage_error(tconv, text) -> None:
+    status, _, err = tconv("run", FILES[0], "--shard", text)
+    assert status == 2 and "--shard" in err
