@@ -155,3 +155,13 @@ def test_system_exit_and_keyboard_interrupt_inside_an_adapter_are_rows_in_a_work
                                             (1, "exited with status 1"), (None, "vanished"), (-200, "signal 200")])
 def test_death_messages_name_the_signal_or_status(code, text) -> None:
     assert text in death_message(code)
+
+
+@pytest.mark.parametrize("body", ["import sys\nsys.exit(0)\n", "import sys\nsys.exit(1)\n", "raise SystemExit('bye')\n"])
+def test_a_plugin_that_exits_while_it_loads_is_bad_input(tconv, tmp_path, body) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(CASES, encoding="utf-8")
+    plugin = tmp_path / "exits.py"
+    plugin.write_text(body, encoding="utf-8")
+    status, _, err = tconv("run", cases, "--plugin", plugin, "--out", tmp_path / "out", "--quiet")
+    assert status == 2 and "importing it failed: SystemExit" in err and len(err.strip().splitlines()) == 1
