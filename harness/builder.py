@@ -4,19 +4,23 @@ Each rule names the field a user would edit to fix it. The rules are the contrac
 (input, kernel, per-dimension lists, expected), kernel C_in is the input's, `groups` divides both
 channel counts, `output_padding` stays below `max(stride, dilation)` (PyTorch's rule), the output
 is at least one position long, a `bias` has C_out values, `output_shape` is one its padding's
-rule accepts (`harness.geometry.output_shape_problem`: TensorFlow's, ONNX's or PyTorch's).
+rule accepts (`harness.geometry.output_shape_problem`: TensorFlow's, ONNX's or PyTorch's), and
+the case's estimated memory and work fit the run's `harness.limits.Limits`. All of it is checked
+on shapes (plain integers) before any array is drawn.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from harness.case import Case
 from harness.dtypes import round_to
-from harness.generate import generate
+from harness.generate import GenerateError, generate
 from harness.geometry import full_length, output_shape_problem, output_window
+from harness.limits import DEFAULT_LIMITS, Limits, estimate, extent_problem, limit_problem
 from harness.schema import GeneratedArray, RawCase
 
 PER_DIM_FIELDS = ("stride", "dilation", "output_padding", "output_shape", "input_size", "kernel_size")
@@ -24,9 +28,10 @@ SEED_OFFSETS = {"input": 0, "kernel": 1, "bias": 2, "upstream": 3}
 
 
 class CaseError(ValueError):
-    """A rule that ties fields together is broken; `field` is the one to fix."""
+    """A rule that ties fields together is broken; `field` is the one to fix (None: the case as a
+    whole, e.g. too large to run)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str | None, message: str) -> None:
         super().__init__(message)
         self.field, self.message = field, message
 
@@ -91,20 +96,34 @@ def _shorthand_shapes(raw: RawCase, rank: int) -> dict[str, tuple[int, ...] | No
     }
 
 
-def _array(raw: RawCase, name: str, shape: tuple[int, ...] | None) -> np.ndarray | None:
-    """The explicit array, or one drawn from its generated spec or from the shorthand."""
+def _planned_shape(raw: RawCase, name: str, shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """The shape `_array` will give the field, from shapes alone (nothing is drawn): an explicit
+    array's, a generated spec's `shape`, or `shape` (from the shorthand or the other fields)."""
     value = getattr(raw, name)
     if isinstance(value, np.ndarray):
-        return value
+        return tuple(value.shape)
     if value is None and (name == "bias" or shape is None):
         return None
     spec = value if isinstance(value, GeneratedArray) else GeneratedArray()
     if spec.shape is not None:
         if shape is not None and tuple(spec.shape) != shape:
             raise CaseError(name, f"shape {spec.shape} disagrees with {list(shape)} (from the other fields)")
-        shape = tuple(spec.shape)
+        return tuple(spec.shape)
     if shape is None:
         raise CaseError(name, "a generated array needs `shape` (or the shorthand sizes)")
+    return shape
+
+
+def _generated(raw: RawCase, name: str) -> bool:
+    return not isinstance(getattr(raw, name), np.ndarray)
+
+
+def _array(raw: RawCase, name: str, shape: tuple[int, ...] | None) -> np.ndarray | None:
+    """The explicit array, or one drawn from its generated spec or from its planned `shape`."""
+    value = getattr(raw, name)
+    if isinstance(value, np.ndarray) or shape is None:
+        return value if isinstance(value, np.ndarray) else None
+    spec = value if isinstance(value, GeneratedArray) else GeneratedArray()
     distribution = spec.distribution if "distribution" in spec.model_fields_set else raw.distribution
     seed = spec.seed if spec.seed is not None else raw.seed + SEED_OFFSETS[name]
     try:
@@ -112,51 +131,78 @@ def _array(raw: RawCase, name: str, shape: tuple[int, ...] | None) -> np.ndarray
             shape, seed=seed, distribution=distribution, low=spec.low, high=spec.high,
             scale=spec.scale, spatial_axes=tuple(range(2, len(shape))) if name == "kernel" else (),
         )
-    except ValueError as error:
-        raise CaseError(name, str(error)) from None
+    except GenerateError as error:
+        raise CaseError(name if error.field is None else f"{name}.{error.field}", str(error)) from None
 
 
-def _check_shorthand_agrees(raw: RawCase, x: np.ndarray, w: np.ndarray) -> None:
-    checks = {"batch": x.shape[0], "in_channels": x.shape[1], "out_channels": w.shape[1] * raw.groups}
+def _check_shorthand_agrees(raw: RawCase, x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> None:
+    checks = {"batch": x_shape[0], "in_channels": x_shape[1], "out_channels": w_shape[1] * raw.groups}
     for name, actual in checks.items():
         given = getattr(raw, name)
         if given is not None and given != actual:
             raise CaseError(name, f"is {given} but the arrays say {actual}")
 
 
-def build_case(raw: RawCase, file: str) -> Case:
-    """Apply the cross-field rules to a field-validated case and build the frozen `Case`."""
+def _check_limits(raw: RawCase, planned: dict[str, tuple[int, ...] | None], out_shape: tuple[int, ...],
+                  full: list[int], checks: tuple[str, ...], limits: Limits, held_before: int) -> None:
+    """Refuse a case whose estimated cost is over `limits`, from its shapes (nothing drawn yet)."""
+    x_shape, w_shape = planned["input"], planned["kernel"]
+    assert x_shape is not None and w_shape is not None
+    generated = sum(math.prod(shape) for name, shape in planned.items() if shape is not None and _generated(raw, name))
+    cost = estimate(
+        batch=x_shape[0], in_channels=x_shape[1], out_channels=out_shape[1], groups=raw.groups,
+        input_size=x_shape[2:], kernel_size=w_shape[2:], output_size=out_shape[2:], full_size=full,
+        dtype=raw.dtype, gradients=checks != ("forward",), generated=generated,
+    )
+    problem = limit_problem(cost, limits, held_before=held_before)
+    if problem is not None:
+        raise CaseError(None, problem)
+
+
+def build_case(raw: RawCase, file: str, *, limits: Limits = DEFAULT_LIMITS, held_before: int = 0) -> Case:
+    """Apply the cross-field rules to a field-validated case and build the frozen `Case`.
+
+    Every rule is checked on shapes first, then the case's cost against `limits` (with
+    `held_before` bytes already held by other cases), and only then are arrays drawn: a case too
+    large to run is refused before anything is allocated.
+    """
     rank = _rank(raw)
     shapes = _shorthand_shapes(raw, rank)
-    x = _array(raw, "input", shapes["input"])
-    if x is None:
+    x_raw = _planned_shape(raw, "input", shapes["input"])
+    if x_raw is None:
         raise CaseError("input", "missing (a nested list, a generated array, or `input_size`)")
-    w = _array(raw, "kernel", shapes["kernel"])
-    if w is None:
+    w_raw = _planned_shape(raw, "kernel", shapes["kernel"])
+    if w_raw is None:
         raise CaseError("kernel", "missing (a nested list, a generated array, or `kernel_size`)")
     expected = raw.expected
-    shorthand_2d = x.ndim == 2
+    shorthand_2d = len(x_raw) == 2
+    x_shape, w_shape = x_raw, w_raw
     if shorthand_2d:
-        if w.ndim != 2:
-            raise CaseError("kernel", f"a 2-D input (shorthand) needs a 2-D kernel, got {w.ndim}-D")
-        x, w = x[None, None], w[None, None]
+        if len(w_raw) != 2:
+            raise CaseError("kernel", f"a 2-D input (shorthand) needs a 2-D kernel, got {len(w_raw)}-D")
+        x_shape, w_shape = (1, 1, *x_raw), (1, 1, *w_raw)
         if expected is not None and expected.ndim == 2:
             expected = expected[None, None]
-    if x.ndim not in (3, 4, 5):
-        raise CaseError("input", f"needs 3 to 5 dims (N, C_in, *spatial) or a 2-D shorthand, got {x.ndim}")
-    if w.ndim != x.ndim:
-        raise CaseError("kernel", f"has {w.ndim} dims but the input has {x.ndim}: ranks must match")
-    rank = x.ndim - 2
-    for name, array in (("input", x), ("kernel", w)):
-        if 0 in array.shape[2:]:
-            raise CaseError(name, f"has shape {list(array.shape)}: a spatial size of 0 has no output "
+    ndim = len(x_shape)
+    if ndim not in (3, 4, 5):
+        raise CaseError("input", f"needs 3 to 5 dims (N, C_in, *spatial) or a 2-D shorthand, got {ndim}")
+    if len(w_shape) != ndim:
+        raise CaseError("kernel", f"has {len(w_shape)} dims but the input has {ndim}: ranks must match")
+    rank = ndim - 2
+    for name, shape in (("input", x_shape), ("kernel", w_shape)):
+        if 0 in shape[2:]:
+            raise CaseError(name, f"has shape {list(shape)}: a spatial size of 0 has no output "
                                   "(only the batch and channel axes may be 0)")
-    if w.shape[0] != x.shape[1]:
-        raise CaseError("kernel", f"kernel C_in is {w.shape[0]} but the input has {x.shape[1]} channels")
-    if x.shape[1] % raw.groups:
-        raise CaseError("groups", f"groups={raw.groups} does not divide C_in={x.shape[1]}")
-    _check_shorthand_agrees(raw, x, w)
-    c_out = w.shape[1] * raw.groups
+        for size in shape:
+            problem = extent_problem(size)
+            if problem:
+                raise CaseError(name, f"has a size that {problem}")
+    if w_shape[0] != x_shape[1]:
+        raise CaseError("kernel", f"kernel C_in is {w_shape[0]} but the input has {x_shape[1]} channels")
+    if x_shape[1] % raw.groups:
+        raise CaseError("groups", f"groups={raw.groups} does not divide C_in={x_shape[1]}")
+    _check_shorthand_agrees(raw, x_shape, w_shape)
+    c_out = w_shape[1] * raw.groups
 
     stride = _per_dim(raw, "stride", rank)
     dilation = _per_dim(raw, "dilation", rank)
@@ -171,13 +217,14 @@ def build_case(raw: RawCase, file: str) -> Case:
     if rule is not None and output_shape is None:
         raise CaseError("output_shape_rule", "says whose output_shape rule applies, but the case has no output_shape")
     if output_shape is not None:
-        for dim, (o, n, k, s, d) in enumerate(zip(output_shape, x.shape[2:], w.shape[2:], stride, dilation)):
+        for dim, (o, n, k, s, d) in enumerate(zip(output_shape, x_shape[2:], w_shape[2:], stride, dilation)):
             problem = output_shape_problem(o, n, k, stride=s, dilation=d, padding=padding[dim],
                                            output_padding=output_padding[dim], rule=rule)
             if problem is not None:
                 raise CaseError("output_shape", f"in dim {dim}: {problem}")
+    windows = []
     for dim in range(rank):
-        n, k, s, d = x.shape[2 + dim], w.shape[2 + dim], stride[dim], dilation[dim]
+        n, k, s, d = x_shape[2 + dim], w_shape[2 + dim], stride[dim], dilation[dim]
         window = output_window(
             n, k, stride=s, dilation=d, padding=padding[dim], output_padding=output_padding[dim],
             output_shape=None if output_shape is None else output_shape[dim],
@@ -186,31 +233,45 @@ def build_case(raw: RawCase, file: str) -> Case:
         if window.length < 1:
             full = full_length(n, k, s, d) + output_padding[dim]
             raise CaseError("padding", f"leaves an output size of {window.length} in dim {dim} (full size {full})")
+        windows.append(window)
 
     checks = tuple(dict.fromkeys(raw.check))
     if not checks:
         raise CaseError("check", "names nothing to check (forward, grad_input, grad_weight, grad_bias)")
     if "grad_bias" in checks and raw.bias is None:
         raise CaseError("check", "grad_bias needs a bias")
-    out_shape = (x.shape[0], c_out, *(
-        output_window(n, k, stride=s, dilation=d, padding=p, output_padding=op, output_shape_rule=rule,
-                      output_shape=None if output_shape is None else output_shape[dim]).length
-        for dim, (n, k, s, d, p, op) in enumerate(zip(x.shape[2:], w.shape[2:], stride, dilation, padding,
-                                                       output_padding))))
-    upstream = None
+    out_shape = (x_shape[0], c_out, *(window.length for window in windows))
+    # The oracle's uncropped result: every tap lands, zero-extended to each window's end.
+    full_sizes = [max(full_length(n, k, s, d), window.stop)
+                  for n, k, s, d, window in zip(x_shape[2:], w_shape[2:], stride, dilation, windows)]
+    planned: dict[str, tuple[int, ...] | None] = {"input": x_raw, "kernel": w_raw, "upstream": None}
     if checks != ("forward",) or raw.upstream is not None:
-        upstream = _array(raw, "upstream", out_shape)
-        if shorthand_2d and upstream is not None and upstream.ndim == 2:
-            upstream = upstream[None, None]
-        if upstream is not None and upstream.shape != out_shape:
-            raise CaseError("upstream", f"has shape {list(upstream.shape)} but the output is {list(out_shape)}")
-    bias = _array(raw, "bias", (c_out,))
-    if bias is not None and (bias.ndim != 1 or bias.shape[0] != c_out):
-        raise CaseError("bias", f"has shape {list(bias.shape)} but C_out is {c_out}")
-    if expected is not None and expected.ndim != x.ndim:
-        raise CaseError("expected", f"has {expected.ndim} dims but the input has {x.ndim}")
-    if raw.expected_shape is not None and len(raw.expected_shape) != x.ndim:
-        raise CaseError("expected_shape", f"has {len(raw.expected_shape)} dims but the input has {x.ndim}")
+        planned["upstream"] = _planned_shape(raw, "upstream", out_shape)
+        up_shape = planned["upstream"]
+        if shorthand_2d and up_shape is not None and len(up_shape) == 2:
+            up_shape = (1, 1, *up_shape)
+        if up_shape is not None and up_shape != out_shape:
+            raise CaseError("upstream", f"has shape {list(up_shape)} but the output is {list(out_shape)}")
+    planned["bias"] = _planned_shape(raw, "bias", (c_out,))
+    bias_shape = planned["bias"]
+    if bias_shape is not None and (len(bias_shape) != 1 or bias_shape[0] != c_out):
+        raise CaseError("bias", f"has shape {list(bias_shape)} but C_out is {c_out}")
+    if expected is not None and expected.ndim != ndim:
+        raise CaseError("expected", f"has {expected.ndim} dims but the input has {ndim}")
+    if raw.expected_shape is not None and len(raw.expected_shape) != ndim:
+        raise CaseError("expected_shape", f"has {len(raw.expected_shape)} dims but the input has {ndim}")
+    _check_limits(raw, {**planned, "input": x_shape, "kernel": w_shape}, out_shape, full_sizes, checks,
+                  limits, held_before)
+
+    x = _array(raw, "input", x_raw)
+    w = _array(raw, "kernel", w_raw)
+    assert x is not None and w is not None
+    if shorthand_2d:
+        x, w = x[None, None], w[None, None]
+    upstream = _array(raw, "upstream", planned["upstream"])
+    if shorthand_2d and upstream is not None and upstream.ndim == 2:
+        upstream = upstream[None, None]
+    bias = _array(raw, "bias", bias_shape)
 
     def frozen(a: np.ndarray | None) -> np.ndarray | None:
         if a is None:

@@ -1,9 +1,12 @@
 """Reading case files: YAML -> validated, frozen `Case` objects, or one clear error line.
 
-Order of work for a file: parse the YAML (duplicate keys are errors; `1e-3` is a float as in
-YAML 1.2), validate the top level, merge file-level `defaults:` into each case, expand `sweep:`
-into one case per combination, validate each case's fields (`harness.schema`), then apply the
-rules that tie fields together and build the `Case`. A malformed file is never run; every
+Order of work for a file: refuse it above `MAX_FILE_BYTES` unread, parse the YAML
+(`harness.safe_yaml`: bounded depth and alias expansion; duplicate keys are errors; `1e-3` is a
+float as in YAML 1.2), validate the top level, merge file-level `defaults:` into each case, expand
+`sweep:` into one case per combination (counted first: at most `MAX_CASES_PER_FILE` cases and
+`MAX_VALUES` values per file), validate each case's fields (`harness.schema`), then apply the
+rules that tie fields together, check the case's estimated cost against the `Limits` (before
+any array is drawn), and build the `Case`. A malformed file is never run; every
 case of every file is checked, and all the problems found (up to `ERROR_LIMIT`) are raised at
 once as one `CaseFileError`. What breaks a whole file (YAML that does not parse, no `cases:`
 list, bad `defaults:`) stops that file only.
@@ -13,17 +16,20 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pydantic
-import yaml
 
+from harness import safe_yaml
 from harness.builder import CaseError, build_case
 from harness.case import Case
-from harness.schema import CASE_KEYS, CaseFileModel, RawCase
+from harness.limits import DEFAULT_LIMITS, MAX_CASES_PER_FILE, MAX_FILE_BYTES, MAX_VALUES, Limits
+from harness.schema import CASE_KEYS, CaseFileModel, RawCase, short_repr
 
 NOT_CASE_FILES = frozenset({"known_discrepancies.yaml"})
 ERROR_LIMIT = 20  # problems listed at once; the rest are counted
@@ -48,9 +54,9 @@ class CaseFileError(Exception):
         self.total = 1
         parts = [file if line is None else f"{file}: line {line}"]
         if case_id is not None:
-            parts.append(f"case {case_id!r}")
+            parts.append(f"case {short_repr(case_id)}")
         if field is not None:
-            parts.append(f"field {field!r}")
+            parts.append(f"field {short_repr(field)}")
         super().__init__(": ".join(parts + [message]))
 
     @classmethod
@@ -71,28 +77,6 @@ class CaseFileError(Exception):
             lines.append(f"  ... and {total - len(flat)} more (only the first {len(flat)} are listed)")
         combined.args = ("\n".join(lines),)
         return combined
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate keys and reads `1e-3` as a float."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)?(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
 
 
 _UNION_TAG = re.compile(r"^(list\[.*\]|dict\[.*\]|constrained-\w+|int|float|str|bool|function-.*|GeneratedArray)$")
@@ -121,7 +105,12 @@ def _pydantic_problem(error: pydantic.ValidationError) -> tuple[str, str]:
         message = "missing (required)"
     elif first["type"] in ("greater_than", "greater_than_equal"):
         bound = ctx.get("gt", ctx.get("ge"))
-        message = f"must be {'>' if 'gt' in ctx else '>='} {bound} (got {first.get('input')!r})"
+        message = f"must be {'>' if 'gt' in ctx else '>='} {bound} (got {short_repr(first.get('input'))})"
+    elif first["type"] == "finite_number":
+        message = f"must be a finite number (got {short_repr(first.get('input'))})"
+    elif first["type"] in ("less_than", "less_than_equal"):
+        bound = ctx.get("lt", ctx.get("le"))
+        message = f"must be {'<' if 'lt' in ctx else '<='} {bound:,} (got {short_repr(first.get('input'))})"
     return field, message
 
 
@@ -132,19 +121,25 @@ def _sweep_label(value: Any) -> str:
     return str(value).lower() if isinstance(value, str) else str(value)
 
 
-def _expand_sweep(raw: dict[str, Any], file: str) -> list[dict[str, Any]]:
-    """One raw case per combination of the `sweep:` values, ids `base/key=value,key=value`."""
+class _OverBudget(CaseFileError):
+    """A file over `MAX_CASES_PER_FILE`: reported alone, and the rest of the file is not looked at."""
+
+
+def _sweep_grids(raw: dict[str, Any], file: str) -> list[dict[str, list[Any]]]:
+    """The checked grids of a case's `sweep:` (none without one): each maps case keys to values."""
     if "sweep" not in raw:
-        return [raw]
-    base = {k: v for k, v in raw.items() if k != "sweep"}
-    case_id = str(base.get("id", "?"))
+        return []
+    case_id = str(raw.get("id", "?"))
     try:
         spec = _sweep_adapter.validate_python(raw["sweep"])
     except pydantic.ValidationError as error:
         raise CaseFileError(file, "must map case keys to lists of values (or be a list of such maps)",
                             case_id=case_id, field="sweep") from error
     grids = spec if isinstance(spec, list) else [spec]
-    cases = []
+    if not grids or not all(grids):
+        # An empty sweep used to make no case at all (or the case unswept): say so instead.
+        raise CaseFileError(file, "needs at least one key with values, e.g. `sweep: {stride: [1, 2]}` "
+                                  "(or leave `sweep:` out)", case_id=case_id, field="sweep")
     for grid in grids:
         for key, values in grid.items():
             if key not in CASE_KEYS or key == "id":
@@ -153,27 +148,93 @@ def _expand_sweep(raw: dict[str, Any], file: str) -> list[dict[str, Any]]:
             if not values:
                 raise CaseFileError(file, "needs at least one value", case_id=case_id,
                                     field=f"sweep.{key}")
+    return grids
+
+
+def _expand_sweep(raw: dict[str, Any], file: str, *, room: int = MAX_CASES_PER_FILE) -> list[dict[str, Any]]:
+    """One raw case per combination of the `sweep:` values, ids `base/key=value,key=value`.
+
+    The combinations are counted before any is made: more than `room` (what is left of
+    `MAX_CASES_PER_FILE`) is an error, so `sweep: {seed: [...1000 values], ...}` cannot make a
+    million cases.
+    """
+    grids = _sweep_grids(raw, file)
+    count = sum(math.prod(len(values) for values in grid.values()) for grid in grids) if grids else 1
+    case_id = str(raw.get("id", "?"))
+    if count > room:
+        made = MAX_CASES_PER_FILE - room
+        before = f" (with the {made:,} before it)" if made else ""
+        what = f"the sweep makes {count:,} cases" if grids else "one more case"
+        raise _OverBudget(file, f"{what}{before}: over {MAX_CASES_PER_FILE:,} cases per file; sweep fewer "
+                                "values or split the file", case_id=case_id, field="sweep" if grids else None)
+    if not grids:
+        return [raw]
+    base = {k: v for k, v in raw.items() if k != "sweep"}
+    cases = []
+    for grid in grids:
         for combo in itertools.product(*grid.values()):
             chosen = dict(zip(grid, combo))
             label = ",".join(f"{k}={_sweep_label(v)}" for k, v in chosen.items())
-            cases.append({**base, **chosen, "id": f"{case_id}/{label}" if label else case_id})
+            cases.append({**base, **chosen, "id": f"{case_id}/{label}"})
     return cases
 
 
-def parse_text(text: str, name: str, *, where: str | None = None) -> list[Case]:
+_CONTAINERS = (dict, list, tuple, set)
+
+
+def value_count(value: Any, *, stop: int = MAX_VALUES + 1) -> int:
+    """How many values (numbers, strings, lists, mappings, keys) `value` holds, expanded: a list
+    reached twice (a YAML alias) counts twice. Iterative; stops counting past `stop`."""
+    if not isinstance(value, _CONTAINERS):
+        return 1
+    count, stack = 1, [value]
+    while stack and count < stop:
+        item = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        count += 2 * len(item) if isinstance(item, dict) else len(item)
+        stack.extend([c for c in children if isinstance(c, _CONTAINERS)])
+    return count
+
+
+class _FileBudget:
+    """What a file's cases may add up to: `MAX_VALUES` values once `defaults:` and sweeps are
+    expanded (each case validates its own copy), and `MAX_CASES_PER_FILE` cases."""
+
+    def __init__(self) -> None:
+        self.cases = self.values = 0
+        self._counts: dict[int, int] = {}  # by id(): a value shared by many cases is counted once
+
+    def room(self) -> int:
+        return MAX_CASES_PER_FILE - self.cases
+
+    def take(self, raw: dict[str, Any]) -> str | None:
+        """Count one expanded case; a message when the file is over its values budget."""
+        self.cases += 1
+        for value in raw.values():
+            if id(value) not in self._counts:
+                self._counts[id(value)] = value_count(value)
+            self.values += 1 + self._counts[id(value)]
+        if self.values > MAX_VALUES:
+            return (f"the cases up to this one hold more than {MAX_VALUES:,} values once `defaults:` and sweeps are "
+                    "expanded (each case gets its own copy), over the limit for a file; draw large arrays "
+                    "({shape, seed}) instead of writing them out, sweep fewer values, or split the file")
+        return None
+
+
+def parse_text(
+    text: str, name: str, *, where: str | None = None, limits: Limits = DEFAULT_LIMITS, held_before: int = 0,
+) -> list[Case]:
     """Validate the text of one case file and build its cases.
 
     `name` is the file's display name (the cases' `file`); errors name it as `where`, the path
-    the user gave, when that is known.
+    the user gave, when that is known. `limits` bounds each case's estimated cost; `held_before`
+    is what the cases loaded before this file keep in memory (it counts against `max_memory`).
     """
     file = where or name
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise CaseFileError(file, f"YAML syntax error: {problem}",
-                            line=None if mark is None else mark.line + 1) from None
+        data = safe_yaml.load(text)
+    except safe_yaml.YamlProblem as problem_:
+        raise CaseFileError(file, problem_.message, line=problem_.line) from None
     if not isinstance(data, dict):
         raise CaseFileError(file, "the file must be a mapping with a 'cases:' list", field="cases")
     try:
@@ -185,9 +246,28 @@ def parse_text(text: str, name: str, *, where: str | None = None) -> list[Case]:
     if unknown:
         raise CaseFileError(file, "not a key that defaults can set", field=f"defaults.{unknown[0]}")
 
+    # First every entry is expanded and counted, nothing built: a file over its budget (cases,
+    # values) is refused before any case is validated, so it costs only its reading.
+    budget = _FileBudget()
+    planned: list[tuple[int, list[dict[str, Any]] | CaseFileError]] = []
+    for index, entry in enumerate(top.cases):
+        try:
+            raws = _expand_sweep({**top.defaults, **entry}, file, room=budget.room())
+        except _OverBudget:
+            raise
+        except CaseFileError as error:
+            planned.append((index, error))
+            continue
+        for raw in raws:
+            over = budget.take(raw)
+            if over is not None:
+                raise CaseFileError(file, over, case_id=str(raw.get("id", f"#{index + 1}")))
+        planned.append((index, raws))
+
     cases: list[Case] = []
     errors: list[CaseFileError] = []
     total = 0
+    held = held_before
 
     def problem(error: CaseFileError) -> None:
         nonlocal total
@@ -196,13 +276,11 @@ def parse_text(text: str, name: str, *, where: str | None = None) -> list[Case]:
             errors.append(error)
 
     seen: set[str] = set()
-    for index, entry in enumerate(top.cases):
-        try:
-            raws = _expand_sweep({**top.defaults, **entry}, file)
-        except CaseFileError as error:
-            problem(error)
+    for index, expanded in planned:
+        if isinstance(expanded, CaseFileError):
+            problem(expanded)
             continue
-        for raw in raws:
+        for raw in expanded:
             if "id" not in raw:
                 problem(CaseFileError(file, "missing (required)", case_id=f"#{index + 1}", field="id"))
                 continue
@@ -212,59 +290,93 @@ def parse_text(text: str, name: str, *, where: str | None = None) -> list[Case]:
                 continue
             seen.add(case_id)
             try:
-                case = case_from_mapping(raw, file=name)
+                case = case_from_mapping(raw, file=name, limits=limits, held_before=held)
             except CaseFileError as error:
                 problem(CaseFileError(file, error.message, case_id=error.case_id, field=error.field))
                 continue
+            held += held_bytes(case)
             cases.append(case)
     if errors:
         raise CaseFileError.combine(errors, total)
     return cases
 
 
-def case_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
-    """Every case file under the given files and folders, with its display name.
+def held_bytes(case: Case) -> int:
+    """The bytes of the arrays a `Case` keeps for the whole run."""
+    arrays = (case.input, case.kernel, case.bias, case.upstream, case.expected)
+    return sum(a.nbytes for a in arrays if a is not None)
 
-    A file given directly shows as its name; a file found in a folder shows relative to that
-    folder (so `tconv run cases` and `tconv run cases/seeds.yaml` both say `seeds.yaml`).
+
+def case_files(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
+    """Every case file under the given files and folders, once each, with its display name: its
+    path relative to the common root of the folders given and the folders of the files given.
+
+    So `tconv run cases` and `tconv run cases/seeds.yaml` both say `seeds.yaml`, `tconv run
+    cases/seeds.yaml cases/found` says `seeds.yaml` and `found/...` as `tconv run cases` does, and
+    `a/x.yaml` and `b/x.yaml` stay two files (`a/x.yaml`, `b/x.yaml`), never one.
     """
-    found: list[tuple[Path, str]] = []
+    entries: list[tuple[Path, Path]] = []  # (file, the folder its name is relative to)
     for path in map(Path, paths):
         if path.is_dir():
             for file in sorted([*path.rglob("*.yaml"), *path.rglob("*.yml")]):
                 if file.name not in NOT_CASE_FILES:
-                    found.append((file, file.relative_to(path).as_posix()))
+                    entries.append((file, path))
         elif path.exists():
-            found.append((path, path.name))
+            entries.append((path, path.parent))
         else:
             raise CaseFileError(str(path), "no such file or folder")
+    if not entries:
+        return []
+    root = Path(os.path.commonpath([str(base.resolve()) for _, base in entries]))
+    found: list[tuple[Path, str]] = []
+    seen: set[Path] = set()
+    for file, _ in entries:
+        real = file.resolve()
+        if real not in seen:  # the same file given twice (or through a folder and by name) runs once
+            seen.add(real)
+            found.append((file, real.relative_to(root).as_posix()))
     return found
 
 
-def load_cases(paths: Iterable[str | Path]) -> list[Case]:
+def load_cases(paths: Iterable[str | Path], *, limits: Limits = DEFAULT_LIMITS) -> list[Case]:
     """Load and validate every case under `paths`; raises one `CaseFileError` listing every
-    problem of every file (up to `ERROR_LIMIT`, the rest counted)."""
+    problem of every file (up to `ERROR_LIMIT`, the rest counted). A file over `MAX_FILE_BYTES`
+    is refused unread; each case is checked against `limits` (with the arrays of the cases
+    loaded before it) before any of its arrays is drawn."""
     cases: list[Case] = []
     errors: list[CaseFileError] = []
+    held = 0
     for path, name in case_files(paths):
         try:
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise CaseFileError(str(path), safe_yaml.too_large(size))
             text = path.read_text(encoding="utf-8")
-            cases.extend(parse_text(text, name, where=str(path)))
+            loaded = parse_text(text, name, where=str(path), limits=limits, held_before=held)
         except (OSError, UnicodeDecodeError) as error:
             errors.append(CaseFileError(str(path), f"cannot read: {error}"))
+            continue
         except CaseFileError as error:
             errors.append(error)
+            continue
+        held += sum(held_bytes(case) for case in loaded)
+        cases.extend(loaded)
     if errors:
         listed = [e for error in errors for e in error.errors][:ERROR_LIMIT]
         raise CaseFileError.combine(listed, sum(e.total for e in errors))
     return cases
 
 
-def case_from_mapping(mapping: dict[str, Any], *, file: str = "<memory>") -> Case:
-    """Validate and build one case from a mapping (what a YAML entry holds), without sweeps."""
+def case_from_mapping(
+    mapping: dict[str, Any], *, file: str = "<memory>", limits: Limits = DEFAULT_LIMITS, held_before: int = 0,
+) -> Case:
+    """Validate and build one case from a mapping (what a YAML entry holds), without sweeps.
+
+    The case's estimated cost (`harness.limits.estimate`), plus `held_before` bytes of arrays
+    already loaded, must fit `limits`; it is checked before any array is drawn."""
     case_id = str(mapping.get("id", "?"))
     try:
-        return build_case(RawCase.model_validate(mapping), file)
+        return build_case(RawCase.model_validate(mapping), file, limits=limits, held_before=held_before)
     except pydantic.ValidationError as error:
         field, message = _pydantic_problem(error)
         raise CaseFileError(file, message, case_id=case_id, field=field) from None

@@ -282,7 +282,11 @@ def _plan(args: argparse.Namespace) -> RunPlan:
     checks.check_adapter_globs(args.adapters, plugins)
     known = checks.load_known(args.known)
     baseline, baseline_env = checks.load_baseline(args.baseline)
-    loaded = checks.load_case_files(args.paths)
+    from harness.limits import DEFAULT_LIMITS, Limits
+
+    limits = Limits(max_memory=args.max_memory or DEFAULT_LIMITS.max_memory,
+                    max_work=args.max_work or DEFAULT_LIMITS.max_work)
+    loaded = checks.load_case_files(args.paths, limits=limits)
     cases = [c for c in loaded if _case_selected(c.file, c.id, args.cases)]
     if not cases:
         raise BadInput(f"--cases {args.cases!r} matches none of the {len(loaded)} cases; give a glob over FILE::ID "

@@ -19,6 +19,7 @@ from adapters import FRAMEWORKS, all_adapters, load_plugin, unknown_frameworks
 from adapters.base import Adapter
 from harness.casefile import case_files, load_cases
 from harness.discrepancies import DEFAULT_TABLE, KnownDiscrepancies, load_discrepancies
+from harness.limits import DEFAULT_LIMITS, Limits
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -95,12 +96,12 @@ def load_baseline(path: Path | None) -> tuple["pd.DataFrame | None", dict[str, s
     return frame, env
 
 
-def load_case_files(paths: Sequence[str]) -> list["Case"]:
+def load_case_files(paths: Sequence[str], *, limits: "Limits | None" = None) -> list["Case"]:
     for path in map(Path, paths):
         if path.is_dir() and not case_files([path]):
             raise BadInput(f"{path}: a folder without case files (*.yaml, *.yml); give case files or folders "
                            "that hold them")
-    cases = load_cases(paths)  # CaseFileError: printed as it is
+    cases = load_cases(paths, limits=limits or DEFAULT_LIMITS)  # CaseFileError: printed as it is
     if not cases:
         raise BadInput(f"no cases in {', '.join(map(str, paths))}; give case files with a 'cases:' list")
     return cases

@@ -9,10 +9,16 @@ Test data must be able to show a slip: a constant array, or a kernel equal to it
 rotation, hides a flipped or swapped kernel. Such draws are rejected and the stream continues.
 An empty array (a batch or channel axis of size 0) is allowed: there is nothing to draw, and
 the case tests the empty result, not a flip.
+
+Values are drawn `CHUNK` at a time (the same numbers: the stream is indexed by position), so the
+temporaries stay a few MB however large the array: a normal sample takes twelve 64-bit words. A
+range that cannot be drawn from (infinite, integers beyond float64's exact ones, no integer in
+it) is a `GenerateError` naming `low` or `high`, never an OverflowError.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -24,6 +30,16 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _MAX_DRAWS = 64
+CHUNK = 2**16  # values drawn at once
+EXACT_INTEGERS = 2**53  # float64 holds every integer up to this
+
+
+class GenerateError(ValueError):
+    """A generated array that cannot be drawn; `field` is `low`, `high` or None (the whole spec)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def splitmix64(seed: int, start: int, count: int) -> np.ndarray:
@@ -45,17 +61,40 @@ def _draw(
     shape: tuple[int, ...], seed: int, start: int, distribution: Distribution, low: float,
     high: float, scale: float,
 ) -> np.ndarray:
-    size = int(np.prod(shape))
-    if distribution == "normal":
-        # Irwin-Hall: the sum of 12 uniforms minus 6 has mean 0, variance 1, tails cut at 6.
-        words = splitmix64(seed, start * 12, size * 12).reshape(size, 12)
-        values = (_uniform40(words).sum(axis=1) - 6.0) * scale
-    elif distribution == "uniform":
-        values = low + (high - low) * _uniform40(splitmix64(seed, start, size))
-    else:
-        span = np.uint64(int(high) - int(low))
-        values = (splitmix64(seed, start, size) % span).astype(np.float64) + int(low)
+    size = math.prod(shape)
+    values = np.empty(size, dtype=np.float64)
+    for first in range(0, size, CHUNK):
+        count = min(CHUNK, size - first)
+        at = start + first
+        if distribution == "normal":
+            # Irwin-Hall: the sum of 12 uniforms minus 6 has mean 0, variance 1, tails cut at 6.
+            words = splitmix64(seed, at * 12, count * 12).reshape(count, 12)
+            values[first:first + count] = (_uniform40(words).sum(axis=1) - 6.0) * scale
+        elif distribution == "uniform":
+            values[first:first + count] = low + (high - low) * _uniform40(splitmix64(seed, at, count))
+        else:
+            span = np.uint64(int(high) - int(low))
+            values[first:first + count] = (splitmix64(seed, at, count) % span).astype(np.float64) + int(low)
     return values.reshape(shape)
+
+
+def range_problem(distribution: Distribution, low: float, high: float) -> GenerateError | None:
+    """Why `[low, high)` cannot be drawn from, naming the bound to change, or None."""
+    if distribution == "normal":
+        return None
+    for name, value in (("low", low), ("high", high)):
+        if not math.isfinite(value):
+            return GenerateError(f"is {value}: a {distribution} range must be finite", name)
+        if distribution == "integers" and abs(value) > EXACT_INTEGERS:
+            return GenerateError(f"is {value:.3g}: integers are drawn within ±2**53 ({EXACT_INTEGERS:,}), "
+                                 "where float64 holds each one exactly", name)
+    if not high > low:
+        return GenerateError(f"high ({high}) must exceed low ({low})", "high")
+    if distribution == "uniform" and not math.isfinite(high - low):
+        return GenerateError(f"high - low overflows float64 ({high} - {low}); narrow the range", "high")
+    if distribution == "integers" and int(high) - int(low) < 1:
+        return GenerateError(f"[{low}, {high}) holds no whole step from int(low) = {int(low)}; widen the range", "high")
+    return None
 
 
 def is_degenerate(values: np.ndarray, *, spatial_axes: Sequence[int] = ()) -> bool:
@@ -85,13 +124,14 @@ def generate(
     default_low, default_high = DEFAULT_RANGE.get(distribution, (0.0, 0.0))
     low = default_low if low is None else low
     high = default_high if high is None else high
-    if distribution != "normal" and not high > low:
-        raise ValueError(f"high ({high}) must exceed low ({low})")
+    problem = range_problem(distribution, low, high)
+    if problem is not None:
+        raise problem
     for attempt in range(_MAX_DRAWS):
-        values = _draw(shape, seed, attempt * int(np.prod(shape)), distribution, low, high, scale)
+        values = _draw(shape, seed, attempt * math.prod(shape), distribution, low, high, scale)
         if not is_degenerate(values, spatial_axes=spatial_axes):
             return values
-    raise ValueError(
+    raise GenerateError(
         f"cannot draw a non-constant, non-symmetric {distribution} array of shape {list(shape)} "
         f"with low={low}, high={high}: widen the range"
     )

@@ -186,3 +186,20 @@ def test_a_dollar_sign_in_a_case_id_does_not_break_the_pictures(tconv, tmp_path)
     assert status == 1, err
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 2
+
+
+def test_same_named_case_files_in_different_folders_stay_apart(tconv, tmp_path) -> None:
+    case = "cases:\n  - id: c\n    input: [[1, 2]]\n    kernel: [[1, 1]]\n    expected: [[1, 3, {last}]]\n"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a" / "x.yaml").write_text(case.format(last=2), encoding="utf-8")
+    (tmp_path / "b" / "x.yaml").write_text(case.format(last=5), encoding="utf-8")  # wrong golden value
+    out = tmp_path / "out"
+    status, _, err = tconv("run", tmp_path / "a" / "x.yaml", tmp_path / "b" / "x.yaml", "--frameworks", "numpy",
+                           "--out", out, "--quiet")
+    assert status == 1, err
+    frame = read_report(out / "report.csv")[0]
+    oracle = frame[frame["adapter"] == "oracle"].set_index("case_file")["status"].to_dict()
+    assert oracle == {"a/x.yaml": "pass", "b/x.yaml": "fail"}
+    assert 'data-case="b/x.yaml::c"' in (out / "report.html").read_text()
+    assert tconv("compare", out / "report.csv", out / "report.json", "--quiet")[0] == 0
