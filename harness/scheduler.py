@@ -113,9 +113,12 @@ def run_isolated(
                 finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
                 for future in finished:
                     future.result()
-        except BaseException as error:  # KeyboardInterrupt, SystemExit from a signal handler
+        except KeyboardInterrupt as error:  # SIGINT, or SIGTERM (`harness.stopping.Terminated`)
             stop.set()
             interrupted = error
+        except BaseException:  # a bug in tconv: stop the workers, then let the CLI report it (exit 3)
+            stop.set()
+            raise
     rows = _in_serial_order(cases, adapters, oracle_rows, done)
     stale = [e.label for e in discrepancies.stale()] if discrepancies is not None and not stop.is_set() else []
     expected = runner.planned_rows(cases, adapters)

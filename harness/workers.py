@@ -142,8 +142,9 @@ class Worker:
         child_end.close()
         self.conn = parent_end
         message = self._wait(STARTUP_TIMEOUT + self.timeout, what="starting (importing the framework)")
-        if message[0] != "ready":
-            raise RuntimeError(f"unexpected first message from the worker: {message!r}")
+        if not (isinstance(message, tuple) and message[:1] == ("ready",)):
+            self.kill()
+            raise WorkerLost(f"the worker process did not start properly (it said {message!r})")
 
     def _wait(self, limit: float, *, what: str) -> object:
         """The worker's next message within `limit` seconds; on death or timeout the worker is
