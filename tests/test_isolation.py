@@ -165,3 +165,16 @@ def test_a_plugin_that_exits_while_it_loads_is_bad_input(tconv, tmp_path, body) 
     plugin.write_text(body, encoding="utf-8")
     status, _, err = tconv("run", cases, "--plugin", plugin, "--out", tmp_path / "out", "--quiet")
     assert status == 2 and "importing it failed: SystemExit" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_bug_in_the_scheduler_is_an_internal_error_not_a_partial_report(tconv, tmp_path, monkeypatch) -> None:
+    import harness.workers
+
+    def broken(self, job):  # noqa: ANN001, ANN202
+        raise RuntimeError("scheduler bug")
+
+    monkeypatch.setattr(harness.workers.Worker, "run", broken)
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(CASES, encoding="utf-8")
+    status, _, err = tconv("run", cases, "--frameworks", "numpy", "--out", tmp_path / "out", "--quiet")
+    assert status == 3 and "scheduler bug" in err and "interrupted" not in err
