@@ -11,9 +11,17 @@ Both keep the canonical channels-first layout through `dimension_numbers`.
   gets the kernel rotated 180 degrees with C_in/C_out swapped group by group (the forward conv's
   OI layout) and explicit padding pairs.
 `jax.lax` takes no bias: it is added with `jnp` after the call.
+
+JAX compiles every new shape (seconds per hundred cases); its persistent compilation cache, in
+tconv's user cache folder per JAX version and CPU (`harness.machine.fingerprint`), makes the
+next run load them instead. The cached executables are XLA's own, so the answers are the same.
+`TCONV_JAX_CACHE=0` turns it off; a `JAX_COMPILATION_CACHE_DIR` the user set is left alone.
 """
 
 from __future__ import annotations
+
+import os
+from functools import cache
 
 import numpy as np
 
@@ -21,15 +29,32 @@ from adapters.base import Adapter, import_framework
 from adapters.layout import rot180, swap_in_out
 from adapters.padding import (Span, canonical_spans, describe_reslice, jax_span, jax_transpose_pads, to_canonical_window,
                               upstream_on_span)
+from harness import machine
 from harness.case import Case
 
 _SPECS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"), 3: ("NCDHW", "OIDHW", "NCDHW")}
 
 
+@cache
 def _jax():
     jax = import_framework("jax")
     jax.config.update("jax_enable_x64", True)
+    _persistent_cache(jax)
     return jax
+
+
+def _persistent_cache(jax) -> None:  # noqa: ANN001
+    """Compiled shapes kept on disk between runs (see the module docstring)."""
+    if os.environ.get("TCONV_JAX_CACHE", "1") == "0" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+        return
+    folder = machine.cache_root() / "jax" / f"{jax.__version__}-{machine.fingerprint()}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:  # a read-only home: compile as before
+        return
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
 def _array(values: np.ndarray, dtype: str):

@@ -54,6 +54,23 @@ def cpu_flags() -> frozenset[str]:
     return frozenset(_cpuinfo().get("flags", "").split())
 
 
+def fingerprint() -> str:
+    """A short name for this CPU's model and features: compiled code cached on disk (JAX's
+    executables) is only reused on a CPU with the same features, never one missing some."""
+    import hashlib
+
+    text = f"{platform.machine()}|{cpu_model()}|{' '.join(sorted(cpu_flags()))}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def cache_root() -> Path:
+    """tconv's user cache folder: `$TCONV_CACHE_DIR`, else `$XDG_CACHE_HOME/tconv`, else `~/.cache/tconv`."""
+    if os.environ.get("TCONV_CACHE_DIR"):
+        return Path(os.environ["TCONV_CACHE_DIR"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "tconv"
+
+
 def has(feature: str) -> bool:
     """Whether the CPU reports a feature (cpuinfo name)."""
     return feature in cpu_flags()
