@@ -15,7 +15,7 @@ from tests.conftest import REPO
 
 FILES = [REPO / "cases" / "seeds.yaml", REPO / "cases" / "found"]
 FRAMEWORKS = "numpy,onnx,torch"
-VARYING = {"time_ms", "env_time", "env_command", "env_partial"}  # what may differ between equal runs
+VARYING = {"time_ms", "env_time", "env_command", "env_partial", "env_git_commit"}  # what may differ between equal runs
 
 
 def _run(tconv, out: Path, *extra: str) -> pd.DataFrame:
