@@ -304,12 +304,12 @@ def test_every_argument_has_help() -> None:
 
 
 def test_a_crash_of_tconv_has_its_own_status(tconv, monkeypatch) -> None:
-    import harness.cli
+    import harness.cli_commands
 
     def broken() -> int:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(harness.cli, "_adapters", broken)
+    monkeypatch.setattr(harness.cli_commands, "adapters", broken)
     status, _, err = tconv("adapters")
     assert status == 3
     lines = err.strip().splitlines()
