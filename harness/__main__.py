@@ -2,4 +2,5 @@
 
 from harness.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when multiprocessing's workers import the parent's main module
+    raise SystemExit(main())

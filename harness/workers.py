@@ -2,8 +2,9 @@
 
 A segfault or an abort in native code, `os._exit`, `sys.exit`, the out-of-memory killer or a
 hang inside an adapter would otherwise end `tconv run` with no report. Here each framework family
-(an adapter's `framework`) gets one worker process, started with `spawn` (a fresh interpreter:
-no threads or locks inherited from the parent), fed one job at a time (one case on one adapter:
+(an adapter's `framework`) gets one worker process, forked by multiprocessing's fork server (a
+single-threaded process that imported tconv once: no threads or locks inherited from the
+parent, and a start in milliseconds), fed one job at a time (one case on one adapter:
 its forward row and its gradient rows), reused across jobs and restarted after a crash or a
 timeout. The worker builds the built-in adapters and loads the run's plugin files itself, so only
 cases and plain rows cross the pipe. A job whose worker dies or overruns `timeout` becomes `error`
@@ -30,6 +31,9 @@ from harness.case import Case
 DEFAULT_TIMEOUT = 600.0  # seconds per job; the slowest built-in job takes a few seconds
 STARTUP_TIMEOUT = 300.0  # a fresh worker imports its framework (TensorFlow: seconds) before the first job
 POLL = 0.1  # how often a waiting parent thread looks at the stop flag
+# What the fork server imports once, so that a worker starts in milliseconds, not a second: tconv's
+# own modules and their libraries (numpy, pydantic), never a framework (each worker imports its own).
+PRELOAD = ["harness.runner", "harness.workers", "adapters"]
 
 _SIGNAL_NOTES = {
     signal.SIGSEGV: "segmentation fault",
@@ -78,9 +82,16 @@ def _redirect_output(log: str | None) -> None:
     os.close(handle)
 
 
-def serve(conn: Connection, framework: str, plugins: Sequence[str], log: str | None) -> None:
-    """The worker's loop: build the adapters, then answer each `Job` with its rows until told to stop."""
+def serve(conn: Connection, framework: str, plugins: Sequence[str], log: str | None,
+          environ: dict[str, str], cwd: str) -> None:
+    """The worker's loop: build the adapters, then answer each `Job` with its rows until told to stop.
+
+    The parent's environment and folder of this moment are taken first: the fork server that
+    started this process may be older than a switch the parent set since (`TCONV_TORCH_MKLDNN`)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.clear()
+    os.environ.update(environ)
+    os.chdir(cwd)
     _redirect_output(log)
     from adapters import all_adapters, load_plugin
     from adapters.base import FRAMEWORK_MODULES, import_framework
@@ -127,16 +138,18 @@ class Worker:
     def __init__(self, framework: str, *, plugins: Sequence[Path], log: Path | None, timeout: float,
                  stop: threading.Event) -> None:
         self.framework, self.timeout, self.stop_flag = framework, timeout, stop
-        self.plugins = [str(p) for p in plugins]
-        self.log = None if log is None else str(log)
+        self.plugins = [str(Path(p).resolve()) for p in plugins]
+        self.log = None if log is None else str(Path(log).resolve())
         self.process: multiprocessing.process.BaseProcess | None = None
         self.conn: Connection | None = None
         self.restarts = 0
 
     def _start(self) -> None:
-        context = multiprocessing.get_context("spawn")
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
         parent_end, child_end = context.Pipe()
-        self.process = context.Process(target=serve, args=(child_end, self.framework, self.plugins, self.log),
+        self.process = context.Process(target=serve, args=(child_end, self.framework, self.plugins, self.log,
+                                                           dict(os.environ), os.getcwd()),
                                        name=f"tconv-{self.framework}", daemon=True)
         self.process.start()
         child_end.close()

@@ -178,3 +178,31 @@ def test_a_bug_in_the_scheduler_is_an_internal_error_not_a_partial_report(tconv,
     cases.write_text(CASES, encoding="utf-8")
     status, _, err = tconv("run", cases, "--frameworks", "numpy", "--out", tmp_path / "out", "--quiet")
     assert status == 3 and "scheduler bug" in err and "interrupted" not in err
+
+
+def test_workers_see_the_environment_of_the_run_not_of_an_older_fork_server(tconv, tmp_path, monkeypatch) -> None:
+    cases = tmp_path / "cases.yaml"
+    cases.write_text(CASES, encoding="utf-8")
+    plugin = tmp_path / "env.py"
+    plugin.write_text(textwrap.dedent('''
+        import os
+        from adapters.base import Adapter
+        from adapters.numpy_matrix import ADAPTERS as MATRIX
+
+        class Env(Adapter):
+            name, framework = "env.probe", "envprobe"
+            def sent(self, case):
+                return {"probe": os.environ.get("TCONV_TEST_PROBE", "unset"), "cwd": os.getcwd()}
+            def run(self, case):
+                return MATRIX[0].run(case)
+
+        ADAPTERS = (Env(),)
+    '''), encoding="utf-8")
+    for value in ("first", "second"):  # the second run's workers come from the fork server the first started
+        monkeypatch.setenv("TCONV_TEST_PROBE", value)
+        monkeypatch.chdir(tmp_path)
+        status, _, err = tconv("run", cases.name, "--plugin", plugin.name, "--frameworks", "envprobe", "--out",
+                               f"out-{value}", "--quiet")
+        assert status == 0, err
+        sent = pd.read_csv(tmp_path / f"out-{value}" / "report.csv", keep_default_na=False)["sent"].iloc[0]
+        assert f"probe={value}" in sent and f"cwd={tmp_path}" in sent
