@@ -7,6 +7,7 @@ with argparse's usage line and one `tconv: error: ...` line that says what to gi
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Sequence
@@ -18,6 +19,9 @@ from harness.dtypes import DTYPE_NAMES
 from harness.schema import CHECK_NAMES
 from harness.workers import DEFAULT_TIMEOUT
 
+# Framework families at once by default: one per CPU this process may use (each family's kernels
+# use threads of their own, so more than the CPUs only adds contention), at most 4 (memory).
+DEFAULT_JOBS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 BAD_INPUT = 2
 INTERNAL_ERROR = 3  # a failure of tconv itself: never 0, 1 (rows) or 2 (input)
 BROKEN_PIPE = 141
@@ -149,9 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--formats", type=_formats, default=("csv", "json", "html"), metavar="LIST",
                      help="which of csv,json,html to write (default: all three; csv is always written)")
     run.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
-    run.add_argument("--jobs", type=_positive, default=1, metavar="N",
-                     help="framework families run in N worker processes at once (default 1); the report is the "
-                          "same as a serial run's")
+    run.add_argument("--jobs", type=_positive, default=DEFAULT_JOBS, metavar="N",
+                     help=f"framework families run in N worker processes at once (default: the CPUs this process "
+                          f"may use, at most 4; here {DEFAULT_JOBS}); the report is the same as with --jobs 1")
     run.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="S",
                      help=f"a job (one case on one adapter) that runs longer is killed and becomes an error row "
                           f"(default {DEFAULT_TIMEOUT:g} s)")

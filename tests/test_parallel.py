@@ -34,7 +34,8 @@ def serial(tmp_path_factory) -> pd.DataFrame:
     from harness.cli import main
 
     out = tmp_path_factory.mktemp("serial")
-    assert main(["run", *map(str, FILES), "--frameworks", FRAMEWORKS, "--out", str(out), "--quiet"]) in (0, 1)
+    assert main(["run", *map(str, FILES), "--frameworks", FRAMEWORKS, "--out", str(out), "--quiet", "--jobs", "1"]) \
+        in (0, 1)
     return read_report(out / "report.csv")[0]
 
 
