@@ -21,6 +21,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -109,9 +110,9 @@ def oracle_ratios(*, repeats: int = 5, threads: int = 2,
         theirs = conv(tx, tw, stride=load.stride, padding=load.padding).numpy()
         same = ours.shape == theirs.shape and bool(np.abs(ours - theirs).max() <= 1e-12 * np.abs(theirs).max())
         del ours, theirs
-        oracle_ms, torch_ms = _median_ms(
-            [lambda: oracle(x, w, stride=load.stride, padding=load.padding),
-             lambda: conv(tx, tw, stride=load.stride, padding=load.padding)], repeats)
+        geometry = {"stride": load.stride, "padding": load.padding}
+        oracle_ms, torch_ms = _median_ms([partial(oracle, x, w, **geometry), partial(conv, tx, tw, **geometry)],
+                                         repeats)
         rows.append({"workload": load.name, "oracle_ms": oracle_ms, "torch_ms": torch_ms,
                      "ratio": oracle_ms / torch_ms, "target": load.target, "same": same})
     return rows

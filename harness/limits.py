@@ -36,9 +36,11 @@ MAX_VALUES = 10**7
 MAX_CASES_PER_FILE = 10_000  # after sweeps; the built-in suite has a few hundred in all
 MAX_EXTENT = 2**31 - 1  # one size, step, padding or channel count: larger is never a real case
 
-# Work is counted in multiply-adds. The oracle (and the gradient oracle) loops over kernel taps
-# in Python: one GEMM and one strided add per tap, tens of microseconds each however small the
-# GEMM, so a tap is counted as this many multiply-adds besides its arithmetic.
+# Work is counted in multiply-adds. The gradient oracle, and the oracle's per-tap path (non-finite
+# data, or where it is the cheaper path), loop over kernel taps in Python: one GEMM and one strided
+# add per tap, tens of microseconds each however small the GEMM, so a tap is counted as this many
+# multiply-adds besides its arithmetic. The oracle's phase path is taken only where its own cost
+# model finds it cheaper than that loop, so counting the loop keeps a (rough) upper bound on both.
 TAP_COST = 10_000
 # Drawing one generated value (SplitMix64, 12 words for a normal sample) costs about this many.
 DRAW_COST = 20
@@ -115,8 +117,9 @@ def estimate(
     float64 (8 bytes) for the case's own arrays and the oracle's, the case dtype for a framework's:
 
     - `8 (2 E_in + 2 E_k)`: the case's input and kernel, and the oracle's GEMM copies of them;
-    - `8 (2 E_full + E_tap)`: the oracle's full result (and the window copy read from it), one
-      tap's product;
+    - `8 (2 E_full + E_tap)`: the oracle's per-tap path: its full result (and the window copy
+      read from it), one tap's product. Its phase path needs less (the output, and im2col chunks
+      within `2 E_in + E_out`), but non-finite data and the gradients take the per-tap path;
     - `8 x 3 E_out + itemsize x (E_out + E_col)`: a framework's result, its float64 copy and the
       comparison's temporaries (two output-sized arrays), and the framework's column buffer;
     - with `gradients`: `8 (E_out + E_full + E_tap + 2 E_in + 2 E_k)`, the upstream gradient and

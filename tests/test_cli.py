@@ -21,7 +21,7 @@ def test_seeds_pass_on_numpy(tconv, tmp_path) -> None:
     assert set(frame["status"]) == {"pass"}
     oracle_rows = frame[frame["adapter"] == "oracle"]
     assert len(oracle_rows) == 8 and set(oracle_rows["framework"]) == {"numpy"}
-    assert set(frame["adapter"]) == {"oracle", "numpy.scatter", "numpy.matrix", "numpy.zero_insertion"}
+    assert set(frame["adapter"]) == {"oracle", "numpy.scatter", "numpy.matrix", "numpy.zero_insertion", "numpy.per_tap"}
     assert (tmp_path / "report.html").stat().st_size > 1000
     assert (tmp_path / "report.json").exists()
 

@@ -65,7 +65,7 @@ def test_frameworks_selects_a_plugin_framework(tconv, plugin: Path, tmp_path: Pa
 
 def test_frameworks_excludes_plugins_of_other_frameworks(tconv, plugin: Path, tmp_path: Path) -> None:
     names = adapters_run(tconv, plugin, tmp_path / "out", "--frameworks", "numpy")
-    assert names == {"numpy.scatter", "numpy.matrix", "numpy.zero_insertion", "numpy.PLUGIN-copy"}
+    assert names == {"numpy.scatter", "numpy.matrix", "numpy.zero_insertion", "numpy.per_tap", "numpy.PLUGIN-copy"}
 
 
 def test_adapters_globs_select_plugins(tconv, plugin: Path, tmp_path: Path) -> None:
