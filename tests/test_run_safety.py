@@ -93,7 +93,10 @@ def test_a_signal_while_the_report_is_written_waits_for_all_three_files(tconv, t
     assert status == 143, err
     for name in ("report.csv", "report.json", "report.html"):  # all three replaced, none left from the old run
         assert (out / name).stat().st_mtime_ns != old[name]
-    assert len(read_report(out / "report.csv")[0]) == 9 and len(read_report(out / "report.json")[0]) == 9
+    from adapters import select_adapters
+
+    rows = 3 * len(select_adapters(frameworks=["numpy"]))  # the new run's rows, in every file
+    assert len(read_report(out / "report.csv")[0]) == rows and len(read_report(out / "report.json")[0]) == rows
     assert not list(out.glob(".report.*"))  # no temporary file left behind
 
 
