@@ -39,7 +39,9 @@ def test_the_committed_matrix_answers_the_porting_questions() -> None:
                    "output_shape", "bias"):
         assert column in table.columns
     assert table.loc["tensorflow.conv_transpose", "groups > 1"] == "unsupported"  # tf.nn has no groups
-    assert table.loc["torch.functional", "groups > 1"] == "pass"
+    # PyTorch runs groups; on CPUs without AVX-512 some float16 rows take a known native-kernel issue
+    torch_groups = table.loc["torch.functional", "groups > 1"]
+    assert torch_groups == "pass" or torch_groups.startswith("known issue "), torch_groups
     assert table.loc["onnxruntime.cpu", "bfloat16"] == "unsupported"
     assert table.loc["onnx.reference", "groups > 1"].startswith("known issue ")
 
