@@ -133,7 +133,9 @@ def bench(adapters: Sequence[Adapter], *, cases_path: Path, repeats: int, suite_
     result = BenchResult(machine={"cpu": machine.cpu_model(), "isa": machine.isa_summary(), "threads": str(threads)})
     result.oracle = oracle_ratios(repeats=repeats, threads=threads)
     result.peak_memory_mib["oracle"] = peak_rss_mib()
-    result.adapters = adapter_times(adapters, repeats=repeats)
+    # The NumPy formulations are the oracle's naive cross-checks (a dense matrix, a Python loop per
+    # element): on these layers they would take hours or terabytes, and measure nothing deployed.
+    result.adapters = adapter_times([a for a in adapters if a.framework != "numpy"], repeats=repeats)
     result.peak_memory_mib["adapters"] = peak_rss_mib()
     if suite_seconds > 0:
         result.suite = suite_rates(load_cases([cases_path]), adapters, seconds=suite_seconds)
