@@ -123,7 +123,7 @@ def test_built_in_suite_page_is_small_and_fast(suite_report: Path, tmp_path: Pat
     dom, wall = _dump_dom(page, tmp_path / "profile")
     loaded = int(re.search(r'data-loaded="(\d+)"', dom).group(1))
     # Measured: ~1 s on the Xeon, 2.7 s on the 2-core AVX2 EPYC while the other xdist worker runs a whole
-    # suite (11,317 rows: 1,900 matrix rows x 16 adapters); a page twice as heavy would pass neither.
+    # suite (11,317 rows: 807 matrix rows x 15 columns); a page twice as heavy would pass neither.
     assert loaded < 4000, f"the page took {loaded} ms to load (browser wall time {wall:.1f} s)"
     assert re.search(r'id="verdict"[^>]*>(PASS|FAIL)', dom)
 
