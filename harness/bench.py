@@ -14,13 +14,13 @@ and the process's peak memory after each part. `--json FILE` writes the same fig
 from __future__ import annotations
 
 import resource
-import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters.base import Adapter
+from harness.bench_oracle import median_times_ms
 from harness.case import Case
 from harness.limits import DEFAULT_LIMITS, Limits
 
@@ -43,17 +43,6 @@ class BenchResult:
 def peak_rss_mib() -> float:
     """The process's peak resident memory so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def median_ms(call: Callable[[], object], *, repeats: int) -> float:
-    """The median wall time of `call` over `repeats` runs after one warm-up run."""
-    call()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def workload_cases() -> dict[str, Case]:
@@ -82,7 +71,7 @@ def adapter_times(adapters: Sequence[Adapter], *, repeats: int) -> list[dict[str
                 continue
             try:
                 rows.append({"workload": name, "adapter": adapter.name,
-                             "median_ms": median_ms(lambda a=adapter: a.run(case), repeats=repeats), "note": ""})
+                             "median_ms": median_times_ms([lambda a=adapter: a.run(case)], repeats)[0], "note": ""})
             except Exception as error:  # noqa: BLE001 - the table says what failed
                 rows.append({"workload": name, "adapter": adapter.name, "median_ms": None,
                              "note": f"{type(error).__name__}: {error}"[:200]})

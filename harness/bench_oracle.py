@@ -73,7 +73,7 @@ def set_blas_threads(threads: int) -> bool:
     return False
 
 
-def _median_ms(fns: list[Callable[[], object]], repeats: int) -> list[float]:
+def median_times_ms(fns: list[Callable[[], object]], repeats: int) -> list[float]:
     """Median wall time of each function in ms, run interleaved (a load spike hits them all)."""
     for fn in fns:
         fn()  # warm-up: first-touch page faults, BLAS thread start
@@ -111,7 +111,7 @@ def oracle_ratios(*, repeats: int = 5, threads: int = 2,
         same = ours.shape == theirs.shape and bool(np.abs(ours - theirs).max() <= 1e-12 * np.abs(theirs).max())
         del ours, theirs
         geometry = {"stride": load.stride, "padding": load.padding}
-        oracle_ms, torch_ms = _median_ms([partial(oracle, x, w, **geometry), partial(conv, tx, tw, **geometry)],
+        oracle_ms, torch_ms = median_times_ms([partial(oracle, x, w, **geometry), partial(conv, tx, tw, **geometry)],
                                          repeats)
         rows.append({"workload": load.name, "oracle_ms": oracle_ms, "torch_ms": torch_ms,
                      "ratio": oracle_ms / torch_ms, "target": load.target, "same": same})

@@ -53,14 +53,19 @@ EPILOG = ("exit status: 0 no row failed (or got worse), 1 a row is fail/error (o
           "(arguments, case files, reports), 3 a failure of tconv itself")
 
 
-def _seconds(text: str) -> float:
+def _positive_finite(text: str, what: str) -> float:
+    """A number above 0 and below infinity (`--timeout`, `--max-work`); `what` names it in errors."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not a positive, finite number of seconds")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive, finite number")
     return value
+
+
+def _seconds(text: str) -> float:
+    return _positive_finite(text, "a number of seconds")
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -91,13 +96,7 @@ def _size(text: str) -> int:
 
 
 def _amount(text: str) -> int:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number such as 2e10") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not a positive, finite number")
-    return int(value)
+    return int(_positive_finite(text, "a number such as 2e10"))
 
 
 def _positive(text: str) -> int:

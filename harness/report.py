@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import secrets
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -127,23 +127,20 @@ def write_frame(out: Path, frame: pd.DataFrame, environment: dict[str, str], *, 
     return paths
 
 
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
 def _write_temporary(out: Path, name: str, text: str) -> Path:
-    """`text` in a new hidden file beside its final name, flushed to disk; removed on failure."""
-    handle, temp = tempfile.mkstemp(dir=out, prefix=f".{name}.", suffix=".tmp")
+    """`text` in a new hidden file beside its final name, flushed to disk; removed on failure.
+    Created with mode 0666 less the umask, as any report file (mkstemp's 0600 is for secrets)."""
+    temp = out / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    handle = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp's 0600 is for secrets; a report is read by others
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
-    return Path(temp)
+    return temp
 
 
 NEEDED_COLUMNS = ("case_file", "case_id", "adapter", "status")  # what any reading of a report needs

@@ -430,5 +430,5 @@ def planned_rows(cases: Sequence[Case], adapters: Iterable[Adapter]) -> int:
     total = 0
     for case in cases:
         total += case.expected is not None or case.expected_shape is not None
-        total += len(adapters) * (("forward" in case.checks) + sum(c != "forward" for c in case.checks))
+        total += len(adapters) * len(job_checks(case))
     return total
