@@ -41,8 +41,8 @@ class Planted(Oracle):
 
 
 def test_the_fuzzer_finds_and_shrinks_a_planted_bug(tmp_path: Path) -> None:
-    stats = fuzz([Oracle(), Planted()], budget=300, seed=1, database=None)
-    assert stats.examples >= 300
+    stats = fuzz([Oracle(), Planted()], budget=150, seed=1, database=None)
+    assert stats.examples >= 150
     keys = list(stats.findings)
     assert keys and all(key[0] == "test.planted" for key in keys), keys
     finding = stats.findings[keys[0]]
@@ -72,7 +72,7 @@ def test_tconv_fuzz_writes_findings_and_exits_1(tmp_path: Path, tconv) -> None: 
     plugin.write_text(
         "import sys\nsys.path.insert(0, %r)\nfrom test_fuzz import Planted\nADAPTERS = (Planted(),)\n"
         % str(Path(__file__).parent), encoding="utf-8")
-    status, out, err = tconv("fuzz", "--frameworks", "test", "--plugin", plugin, "--budget", "200", "--seed", "1",
+    status, out, err = tconv("fuzz", "--frameworks", "test", "--plugin", plugin, "--budget", "150", "--seed", "1",
                              "--out", tmp_path / "found", "--quiet")
     assert status == 1, err
     found = sorted((tmp_path / "found").glob("*.yaml"))
