@@ -23,9 +23,9 @@ environment where tconv is installed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +64,11 @@ class _Session:
         except ValueError as error:
             raise pytest.UsageError(f"--tconv-known: {error}") from None
         self._gradients: dict[tuple[int, str], list[Any]] = {}
+        baseline = option.tconv_baseline or config.getini("tconv_baseline")
+        self.baseline = Path(baseline) if baseline else None
+        if self.baseline is not None and not self.baseline.is_file():
+            raise pytest.UsageError(f"--tconv-baseline: no such file: {baseline} (a report.csv or report.json "
+                                    "that `tconv run` or `--tconv-report` wrote)")
 
     def gradient_row(self, case: Any, adapter: Any, check: str) -> Any:
         """One gradient's row; the adapter's autodiff runs once for all the case's gradients
@@ -74,6 +79,15 @@ class _Session:
         if key not in self._gradients:
             self._gradients = {key: gradient_rows(case, adapter, discrepancies=self.known)}
         return next(r for r in self._gradients[key] if r.check == check)
+
+    def display_name(self, path: Path) -> str:
+        """A case file's name as `tconv run ROOT` gives it (relative to the case folder it was
+        found under), so the rows match a report or baseline that `tconv run` wrote."""
+        path = path.resolve()
+        for root in self.roots:
+            if root.is_dir() and root in path.parents:
+                return path.relative_to(root).as_posix()
+        return path.name
 
     def covers(self, path: Path) -> bool:
         from harness.casefile import NOT_CASE_FILES
@@ -99,9 +113,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="also run the ADAPTERS defined in this file; repeatable")
     group.addoption("--tconv-report", default=None, metavar="DIR",
                     help="write the run's report.csv, report.json and report.html into DIR at the end")
+    group.addoption("--tconv-baseline", default=None, metavar="REPORT",
+                    help="compare the run's rows with this report (CSV or JSON) at the end: a row that got "
+                         "worse (`tconv compare`'s rule) fails the session (default: the ini's tconv_baseline)")
     parser.addini("tconv_paths", type="paths", default=[],
                   help="case files or folders collected whenever pytest runs on its default paths")
     parser.addini("tconv_known", default="", help="known-discrepancy table for the tconv items")
+    parser.addini("tconv_baseline", default="",
+                  help="report the tconv items' rows are compared with at the end (see --tconv-baseline)")
 
 
 def _roots(config: pytest.Config) -> list[Path]:
@@ -161,6 +180,8 @@ class CaseFile(pytest.File):
             cases = load_cases([self.path])
         except CaseFileError as error:
             raise self.CollectError(str(error)) from None
+        name = state.display_name(self.path)
+        cases = [c if c.file == name else dataclasses.replace(c, file=name) for c in cases]
         for case in cases:
             if case.expected is not None or case.expected_shape is not None:
                 item = CaseItem.from_parent(self, name=f"{case.id}[oracle]", case=case, adapter=None)
@@ -225,7 +246,7 @@ class CaseItem(pytest.Item):
 
 def _encode(row: Any) -> str:
     """A row as JSON text: it travels from an xdist worker in the test report's user_properties."""
-    data = {f.name: getattr(row, f.name) for f in fields(row)}
+    data = {f.name: getattr(row, f.name) for f in dataclasses.fields(row)}
     return json.dumps(data, default=str)
 
 
@@ -243,6 +264,7 @@ class _Reporter:
         self.state = state
         self.encoded: list[str] = []
         self.written: dict[str, Path] = {}
+        self.comparison: Any = None
 
     def rows(self) -> list[Any]:
         return [_decode(text) for text in self.encoded]
@@ -253,16 +275,23 @@ class _Reporter:
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         config = session.config
-        if hasattr(config, "workerinput") or not config.option.tconv_report:
+        if hasattr(config, "workerinput") or not (config.option.tconv_report or self.state.baseline):
             return
         from harness.environment import environment
-        from harness.report import write_reports
 
         rows = self.rows()
-        summary = {"counts": _counts(rows), "warnings": [f"stale known-discrepancy entry: {s}" for s in _stale(rows)],
-                   "cases": len({(r.case_file, r.case_id) for r in rows}), "adapters": sorted({r.adapter for r in rows})}
-        self.written = write_reports(Path(config.option.tconv_report), rows,
-                                     environment(["pytest", *config.invocation_params.args]), summary=summary)
+        env = environment(["pytest", *config.invocation_params.args])
+        if self.state.baseline is not None and rows:
+            self.comparison = _compared(rows, env, self.state.baseline)
+            if self.comparison.worse_lines() and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if config.option.tconv_report:
+            from harness.report import write_reports
+
+            summary = {"counts": _counts(rows), "warnings": [f"stale known-discrepancy entry: {s}" for s in _stale(rows)],
+                       "cases": len({(r.case_file, r.case_id) for r in rows}),
+                       "adapters": sorted({r.adapter for r in rows})}
+            self.written = write_reports(Path(config.option.tconv_report), rows, env, summary=summary)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.encoded:
@@ -270,10 +299,37 @@ class _Reporter:
         rows = self.rows()
         for label in _stale(rows):
             terminalreporter.write_line(f"tconv: stale known-discrepancy entry (every row it labels passed): {label}")
+        if self.comparison is not None:
+            _write_comparison(terminalreporter, self.comparison, self.state.baseline)
         if self.written:
             counts = ", ".join(f"{n} {s}" for s, n in sorted(_counts(rows).items()))
             where = self.written.get("html", self.written["csv"])
             terminalreporter.write_line(f"tconv: {len(rows)} rows ({counts}); report: {where}")
+
+
+def _compared(rows: list[Any], env: dict[str, str], baseline: Path) -> Any:
+    """The run's rows against the baseline report, on the rows both have (a run of some files,
+    adapters or `-k` selections compares those; the rest is neither worse nor vanished)."""
+    from harness.compare import compare_reports
+    from harness.report import read_report, rows_frame
+
+    base, base_env, _ = read_report(baseline)
+    new = rows_frame(rows, env)
+    return compare_reports(base, new, base_environment=base_env, new_environment=env, only_new_adapters=True)
+
+
+def _write_comparison(terminalreporter: Any, comparison: Any, baseline: Path | None) -> None:
+    worse = comparison.worse_lines()
+    compared = int(comparison.table["status_base"].notna().mul(comparison.table["status_new"].notna()).sum())
+    if not worse:
+        terminalreporter.write_line(f"tconv: no row got worse than the baseline {baseline} ({compared} rows compared)")
+        return
+    terminalreporter.write_line(f"tconv: {len(worse)} rows got worse than the baseline {baseline} "
+                                f"({compared} rows compared): the session fails", red=True)
+    for line in [*worse[:50], *([f"... and {len(worse) - 50} more"] if len(worse) > 50 else [])]:
+        terminalreporter.write_line(f"  {line}")
+    for line in [*comparison.version_lines(), *comparison.platform_lines()]:
+        terminalreporter.write_line(f"  {line}")
 
 
 def _counts(rows: list[Any]) -> dict[str, int]:

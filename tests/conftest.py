@@ -42,12 +42,3 @@ def tconv(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, s
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture(scope="session")
-def suite_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`tconv run cases` on every installed framework, once per session: the built-in suite's report."""
-    out = tmp_path_factory.mktemp("suite")
-    status = main(["run", str(REPO / "cases"), "--out", str(out), "--quiet"])
-    assert status in (0, 1) and (out / "report.csv").exists()
-    return out

@@ -157,3 +157,58 @@ def test_a_malformed_case_file_is_a_collection_error_naming_the_field(project: P
     assert result.returncode == 2
     assert "bad.yaml: case 'a': field 'strides'" in result.stdout
     assert "Traceback" not in result.stdout
+
+
+NOT_HERE = """\
+from adapters.base import Adapter
+from harness.dtypes import numpy_dtype
+from harness.oracle import conv_transpose
+
+
+class NotHere(Adapter):
+    name = "mine.not_here"
+    framework = "mine"
+
+    def supports(self, case):
+        return "this build lacks transposed convolution"
+
+    def run(self, case):
+        return conv_transpose(case.input, case.kernel, **case.oracle_kwargs()).astype(numpy_dtype(case.dtype))
+
+
+ADAPTERS = (NotHere(),)
+"""
+
+
+def test_a_row_worse_than_the_baseline_fails_the_session(project: Path) -> None:
+    """pass -> unsupported skips its items, yet the session fails naming the rows; a run of a
+    subset compares the rows it has; the ini option sets the baseline for every run."""
+    (project / "not_here.py").write_text(NOT_HERE, encoding="utf-8")
+    args = ["--tconv", "my_cases", "--tconv-frameworks", "numpy,mine", "--tconv-plugin", "not_here.py", "-q",
+            "-p", "no:xdist"]
+    made = pytest_in(project, *args, "--tconv-report", "base")
+    assert made.returncode == 0, made.stdout[-2000:]
+    same = pytest_in(project, *args, "--tconv-baseline", "base/report.csv")
+    assert same.returncode == 0 and "tconv: no row got worse than the baseline" in same.stdout, same.stdout[-2000:]
+
+    frame = pd.read_csv(project / "base" / "report.csv", keep_default_na=False)
+    assert set(frame.loc[frame.adapter == "mine.not_here", "case_file"]) == {"layers.yaml"}  # as `tconv run` names it
+    frame.loc[frame.adapter == "mine.not_here", "status"] = "pass"  # as if the adapter had run before
+    frame.to_csv(project / "base" / "report.csv", index=False)
+    worse = pytest_in(project, *args, "--tconv-baseline", "base/report.csv")
+    assert worse.returncode == 1, worse.stdout[-2000:]
+    assert "3 rows got worse than the baseline" in worse.stdout
+    assert "layers.yaml::unet-up[mine.not_here]: pass -> unsupported" in worse.stdout
+    assert "passed" in worse.stdout and "failed" not in worse.stdout.split("tconv:")[0]
+
+    (project / "pytest.ini").write_text("[pytest]\ntconv_baseline = base/report.csv\n", encoding="utf-8")
+    subset = pytest_in(project, *args, "-k", "unet-up and not_here")
+    assert subset.returncode == 1 and "1 rows got worse" in subset.stdout, subset.stdout[-2000:]
+    assert "(1 rows compared)" in subset.stdout
+    fine = pytest_in(project, *args, "-k", "numpy")
+    assert fine.returncode == 0 and "no row got worse" in fine.stdout, fine.stdout[-2000:]
+
+
+def test_a_missing_baseline_is_a_usage_error(project: Path) -> None:
+    result = pytest_in(project, "--tconv", "my_cases", "--tconv-baseline", "nope.csv", "-q")
+    assert result.returncode == 4 and "--tconv-baseline: no such file: nope.csv" in result.stderr
