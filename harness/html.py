@@ -23,9 +23,11 @@ from harness.pictures import difference_png
 
 STATUS_ORDER = ["fail", "error", "xpass", "xfail", "unsupported", "pass"]
 BAD = ("fail", "error")
-MAX_PICTURES = 80
-# Pictures of known issues (xfail, xpass) are not news, and each costs ~0.4 s of matplotlib: a few show
-# what the mechanism looks like; the budget goes to failures first.
+# Each picture costs ~0.35 s of matplotlib (55 were 14 s of a 17 s run): the first row of every adapter
+# and diagnosis gets one, then the next rows in order, up to the cap; the JSON keeps every row's slice.
+MAX_PICTURES = 24
+# Pictures of known issues (xfail, xpass) are not news: a few show what the mechanism looks like; the
+# budget goes to failures first.
 MAX_KNOWN_PICTURES = 8
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:0 24px 48px;color:#222}
@@ -178,16 +180,27 @@ def _statuses(present: object) -> list[str]:
 
 
 def _summary(frame: pd.DataFrame) -> str:
+    """Rows per adapter and status: native runtimes, then conversion paths under their own heading
+    (a wrong answer there may be the converter's), each with the path it takes."""
     table = pd.crosstab(frame["adapter"].astype(str), frame["status"].astype(str))
     statuses = _statuses(table.columns)
     head = "".join(f"<th>{_e(s)}</th>" for s in statuses)
-    versions = frame.groupby(frame["adapter"].astype(str))["framework_version"].first()
-    body = []
+    adapters = frame["adapter"].astype(str)
+    versions = frame.groupby(adapters)["framework_version"].first()
+    routes = frame.groupby(adapters)["route"].first().astype(str) if "route" in frame else pd.Series(dtype=str)
+    groups: dict[bool, list[str]] = {False: [], True: []}
     for adapter, counts in table.iterrows():
+        route = routes.get(adapter, "")
+        route = "" if pd.isna(route) else str(route)
         cells = "".join(f'<td class="{_e(s) if counts[s] else "none"}">{int(counts[s])}</td>' for s in statuses)
-        body.append(f"<tr><td>{_e(adapter)}</td><td>{_e(versions.get(adapter, ''))}</td>{cells}</tr>")
+        label = f'{_e(adapter)}<br><span class="small">{_e(route)}</span>' if route else _e(adapter)
+        groups[bool(route)].append(f"<tr><td>{label}</td><td>{_e(versions.get(adapter, ''))}</td>{cells}</tr>")
+    body = "".join(groups[False])
+    if groups[True]:
+        body += (f'<tr class="route"><th colspan="{2 + len(statuses)}">conversion paths (exporter or converter, then '
+                 f"a runtime)</th></tr>{''.join(groups[True])}")
     return (f'<div class="tablewrap"><table id="summary" class="sticky1"><thead><tr><th>adapter</th><th>version</th>'
-            f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+            f"{head}</tr></thead><tbody>{body}</tbody></table></div>")
 
 
 def _diagnoses(frame: pd.DataFrame) -> str:
@@ -263,6 +276,26 @@ DETAIL_FIELDS = ["check", "dtype", "input_shape", "kernel_shape", "stride", "pad
                  "tol_ratio", "worst_index", "expected_value", "actual_value", "framework_version", "time_ms"]
 
 
+def _pictured(records: list[dict]) -> set[str]:
+    """The rows (failures first, as ordered) that get a picture: the first of each adapter and
+    diagnosis, then the others in order, at most MAX_PICTURES, of them MAX_KNOWN_PICTURES known issues."""
+    def known(row: dict) -> bool:
+        return str(row["status"]) in ("xfail", "xpass")
+
+    first: dict[tuple[str, str, bool], dict] = {}
+    for row in records:
+        first.setdefault((str(row["adapter"]), str(row.get("diagnosis", "")), known(row)), row)
+    drawn: list[str] = []
+    known_drawn = 0
+    for row in [*first.values(), *records]:
+        key = _row_key(row)
+        if len(drawn) >= MAX_PICTURES or key in drawn or (known(row) and known_drawn >= MAX_KNOWN_PICTURES):
+            continue
+        drawn.append(key)
+        known_drawn += known(row)
+    return set(drawn)
+
+
 def _details(frame: pd.DataFrame, plots: Mapping[str, dict]) -> str:
     """One section per fail, error, xfail and xpass row: failures and errors first, then known issues."""
     failing = frame[~frame["status"].astype(str).isin(["pass", "unsupported"])]
@@ -270,22 +303,21 @@ def _details(frame: pd.DataFrame, plots: Mapping[str, dict]) -> str:
         return "<p>No failing rows.</p>"
     ranks = failing["status"].map(_status_rank)
     failing = failing.iloc[ranks.reset_index(drop=True).sort_values(kind="stable").index]
-    parts, pictures, known_pictures = [], 0, 0
-    for row in failing.to_dict(orient="records"):
+    records = failing.to_dict(orient="records")
+    drawn = _pictured([r for r in records if _row_key(r) in plots])
+    parts = []
+    for row in records:
         key = _row_key(row)
         params = "".join(f"<dt>{f}</dt><dd>{_e(_value_text(row.get(f)))}</dd>" for f in DETAIL_FIELDS
                          if f in row and not (f == "check" and not _check_suffix(row)))
         picture = ""
-        is_known = str(row["status"]) in ("xfail", "xpass")
-        if key in plots and pictures < MAX_PICTURES and not (is_known and known_pictures >= MAX_KNOWN_PICTURES):
+        if key in drawn:
             try:
                 png = difference_png(plots[key], title=key)
             except Exception as error:  # noqa: BLE001 - a crafted or damaged report's plot data: no picture
                 picture = f'<p class="small">(no picture: {_e(type(error).__name__)}: {_e(error)})</p>'
             else:
                 picture = f'<img alt="expected, actual and difference" src="data:image/png;base64,{png}">'
-                pictures += 1
-                known_pictures += is_known
         diagnosis = f"<p><b>Diagnosis:</b> {_e(row.get('diagnosis'))}</p>" if _e(row.get("diagnosis")) else ""
         known = f"<p><b>Known issue:</b> {_e(row.get('known_issue'))}</p>" if _e(row.get("known_issue")) else ""
         status = _e(row["status"])

@@ -18,11 +18,15 @@ import pytest
 from harness.report import COLUMNS
 from tests.conftest import CHROMIUM_FLAGS, REPO
 
+# One worker runs the module: its fixture (a real run with a broken adapter, pictures drawn) is made once.
+pytestmark = pytest.mark.xdist_group("report")
+
 BROKEN = REPO / "docs" / "examples" / "broken_adapter.py"
 ENVIRONMENT_KEYS = {"python", "platform", "cpu", "tconv_version", "git_commit", "command", "time", "version_numpy"}
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: a module fixture is torn down whenever xdist interleaves another module's test.
+@pytest.fixture(scope="session")
 def failing_report(tmp_path_factory) -> Path:
     """A real run with failures: the NumPy formulations plus a deliberately broken adapter."""
     from harness.cli import main
@@ -114,10 +118,12 @@ def test_page_renders_in_headless_chromium(failing_report: Path, tmp_path: Path)
     assert shown and int(shown.group(1)) == matrix.count("<tr data-case=")
 
 
-@pytest.mark.slow
-@pytest.mark.xdist_group("suite")
-def test_built_in_suite_page_is_small_and_fast(suite_report: Path, tmp_path: Path) -> None:
-    page = suite_report / "report.html"
+def test_built_in_suite_page_is_small_and_fast(tconv, tmp_path: Path) -> None:
+    """The page of the whole built-in suite: the committed baseline's rows (the matrix run of this
+    session is compared with them), rendered as `tconv report` renders a saved report."""
+    page = tmp_path / "report.html"
+    status, _, err = tconv("report", REPO / "reports" / "baseline" / "report.csv", "--html", page)
+    assert status == 0, err
     size = page.stat().st_size
     assert size < 5 * 2**20, f"{size / 2**20:.1f} MB"
     dom, wall = _dump_dom(page, tmp_path / "profile")
@@ -291,3 +297,23 @@ def test_matrix_case_column_stays_in_view_when_scrolled_sideways(failing_report:
         # (headless --dump-dom lays out at least 500px wide: still the narrow layout, below 700px)
         assert int(re.search(r'data-viewport="(\d+)"', dom).group(1)) <= max(width, 500)
         assert re.search(r'data-overflow="(-?\d+)"', dom).group(1) in ("0", "-1"), "the page does not scroll sideways"
+
+
+def test_pictures_go_to_each_adapter_and_diagnosis_first_within_the_cap() -> None:
+    from harness.html import MAX_KNOWN_PICTURES, MAX_PICTURES, render_html
+
+    rows = [{"case_id": f"a{i}", "adapter": "numpy.a", "status": "fail", "diagnosis": "kernel rotated", "tol_ratio": 2.0}
+            for i in range(40)]
+    rows += [{"case_id": f"b{i}", "adapter": "numpy.b", "status": "fail", "diagnosis": "off by one", "tol_ratio": 2.0}
+             for i in range(3)]
+    rows += [{"case_id": f"k{i}", "adapter": "numpy.a", "status": "xfail", "diagnosis": "known", "tol_ratio": 2.0}
+             for i in range(12)]
+    frame = _frame(rows)
+    plot = {"expected": [[1.0, 2.0], [3.0, 4.0]], "actual": [[1.0, 2.0], [3.0, 5.0]]}
+    plots = {f"f.yaml::{r['case_id']}[{r['adapter']}]": plot for r in rows}
+    page = render_html(frame, {"command": "test"}, plots=plots, summary={})
+    pictured = re.findall(r'<h3 class="\w+">\w+: f\.yaml::(\w+)\[[^<]*</h3>(?:(?!<h3).)*?data:image/png', page, re.S)
+    assert len(pictured) == MAX_PICTURES
+    assert "b0" in pictured and "k0" in pictured, "the first row of every adapter and diagnosis has its picture"
+    assert sum(p.startswith("k") for p in pictured) <= MAX_KNOWN_PICTURES
+    assert page.count("data:image/png") == MAX_PICTURES
