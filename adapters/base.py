@@ -34,6 +34,8 @@ FRAMEWORK_MODULES = {
     "jax": "jax",
     "onnxruntime": "onnxruntime",
     "onnx": "onnx",
+    "openvino": "openvino",
+    "paddle": "paddle",
 }
 
 
@@ -84,6 +86,10 @@ class Adapter(ABC):
 
     name: ClassVar[str]
     framework: ClassVar[str]
+    # How the case reaches what computes it when that is not the framework's own call: a
+    # conversion path (`conversion: exporter -> runtime`); '' for a native runtime. Reports
+    # group the two apart: a wrong answer there is the converter's as much as the runtime's.
+    route: ClassVar[str] = ""
 
     def version(self) -> str:
         """The framework version this adapter runs (what known discrepancies match against)."""

@@ -175,26 +175,33 @@ class TorchModule(_Torch):
 
     def output(self, case: Case, x, w, b, plans):
         """The module's result with w and b as its parameters (gradients land in .grad of them)."""
-        torch = _torch()
-        module_class = {1: torch.nn.ConvTranspose1d, 2: torch.nn.ConvTranspose2d, 3: torch.nn.ConvTranspose3d}[case.rank]
-        use_output_size = _output_size_fits(case, plans)
-        with warnings.catch_warnings():  # an empty weight (C_in or C_out 0) warns that init is a no-op
-            warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
-            module = module_class(
-                case.in_channels, case.out_channels, case.kernel_size, stride=case.stride,
-                padding=tuple(p[0] for p in plans),
-                output_padding=0 if use_output_size else tuple(p[1] for p in plans),
-                groups=case.groups, bias=case.bias is not None, dilation=case.dilation,
-                dtype=getattr(torch, _DTYPES[case.dtype]),
-            )
-        with torch.no_grad():
-            module.weight.copy_(w)
-            if b is not None:
-                module.bias.copy_(b)
+        module, output_size = conv_transpose_module(case, w, b, plans)
         self.parameters = (module.weight, module.bias)
-        if use_output_size:  # the module picks output_padding itself from the requested size
-            return module(x, output_size=[p[2].length for p in plans])
+        if output_size is not None:  # the module picks output_padding itself from the requested size
+            return module(x, output_size=output_size)
         return module(x)
+
+
+def conv_transpose_module(case: Case, w, b, plans):
+    """`nn.ConvTranspose{1,2,3}d` holding w and b, and the `output_size=` to call it with (None
+    when the case runs with an explicit output_padding): also what the ONNX exporters export."""
+    torch = _torch()
+    module_class = {1: torch.nn.ConvTranspose1d, 2: torch.nn.ConvTranspose2d, 3: torch.nn.ConvTranspose3d}[case.rank]
+    use_output_size = _output_size_fits(case, plans)
+    with warnings.catch_warnings():  # an empty weight (C_in or C_out 0) warns that init is a no-op
+        warnings.filterwarnings("ignore", message="Initializing zero-element tensors")
+        module = module_class(
+            case.in_channels, case.out_channels, case.kernel_size, stride=case.stride,
+            padding=tuple(p[0] for p in plans),
+            output_padding=0 if use_output_size else tuple(p[1] for p in plans),
+            groups=case.groups, bias=case.bias is not None, dilation=case.dilation,
+            dtype=getattr(torch, _DTYPES[case.dtype]),
+        )
+    with torch.no_grad():
+        module.weight.copy_(w)
+        if b is not None:
+            module.bias.copy_(b)
+    return module, ([p[2].length for p in plans] if use_output_size else None)
 
 
 ADAPTERS = (TorchFunctional(), TorchModule())

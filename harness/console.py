@@ -131,8 +131,16 @@ class Console:
             table.add_column("adapter", no_wrap=True)
             for status in STATUSES:
                 table.add_column(HEADERS.get(status, status), justify="right", style=STATUS_STYLE[status], no_wrap=True)
-            for adapter in dict.fromkeys(r.adapter for r in rows):
+            routes = {r.adapter: r.route for r in rows}
+            adapters = list(dict.fromkeys(r.adapter for r in rows))
+            for adapter in [a for a in adapters if not routes[a]]:  # native runtimes first, conversion paths apart
                 table.add_row(escape(printable(adapter)), *(str(counts[(adapter, s)] or "") for s in STATUSES))
+            converted = [a for a in adapters if routes[a]]
+            if converted:
+                table.add_section()
+                for adapter in converted:
+                    table.add_row(escape(printable(adapter)) + " [dim](conversion)[/]",
+                                  *(str(counts[(adapter, s)] or "") for s in STATUSES))
             self.out.print(table)
             versions = dict.fromkeys(f"{r.framework} {r.framework_version}" for r in rows if r.adapter != "oracle")
             self.out.print(f"versions: {escape(printable(', '.join(versions)))}", soft_wrap=True)

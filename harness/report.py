@@ -27,7 +27,8 @@ CONTRACT_COLUMNS = [
 DETAIL_COLUMNS = [
     "check", "dtype", "rank", "input_shape", "kernel_shape", "stride", "padding", "output_padding", "dilation",
     "groups", "bias", "output_shape", "expected_shape", "actual_shape", "max_rel_err", "tol_ratio",
-    "worst_index", "expected_value", "actual_value", "time_ms", "device", "path", "sent", "known_issue",
+    "worst_index", "expected_value", "actual_value", "time_ms", "device", "path", "sent", "route",
+    "known_issue",
 ]
 COLUMNS = CONTRACT_COLUMNS + DETAIL_COLUMNS
 KEY = ["case_file", "case_id", "adapter", "check"]  # the contract's key, plus what was judged (forward or a gradient)
@@ -220,7 +221,7 @@ def _read_csv(path: Path, text: str, hint: str) -> pd.DataFrame:
             raise ReportError(f"{path}: record {number} has {len(record)} fields, the header {width} "
                               f"(truncated or not a tconv report); {hint}")
     text_columns = ("case_file", "case_id", "adapter", "message", "diagnosis", "known_issue", "worst_index",
-                    "framework_version", "path", "sent", "padding", "stride", "output_padding", "dilation",
+                    "framework_version", "path", "sent", "route", "padding", "stride", "output_padding", "dilation",
                     "output_shape")
     try:
         frame = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""],

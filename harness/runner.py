@@ -50,6 +50,7 @@ class Row:
     device: str = "cpu"
     path: str = ""  # the framework's kernel family on this machine (adapters.base.Adapter.path)
     sent: str = ""  # the framework-side parameters the adapter sent (Adapter.sent), `key=value; ...`
+    route: str = ""  # '' for a native runtime; the conversion path otherwise (Adapter.route)
     message: str = ""
     diagnosis: str = ""
     known_issue: str = ""
@@ -191,6 +192,7 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
                    params=case.describe())
     row = Row(case.file, case.id, adapter.name, adapter.framework, version, "pass", params=case.describe())
     row.sent_map, row.path = _described(case, adapter)
+    row.route = str(getattr(adapter, "route", "") or "")
     row.sent = "; ".join(f"{k}={v}" for k, v in row.sent_map.items())
     reference = cached_reference(case)
     row.expected_shape = _shape(reference.rounded)
