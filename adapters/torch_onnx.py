@@ -1,0 +1,121 @@
+"""A conversion path: PyTorch's `nn.ConvTranspose{1,2,3}d` exported by `torch.onnx.export`
+(the TorchScript exporter) and run in ONNX Runtime's CPU provider.
+
+This is how a trained PyTorch upsampling layer usually ships. The module is the one the
+`torch.module` adapter runs (`adapters.pytorch.conv_transpose_module`: the case's weights, the
+padding and output_padding of PyTorch's plan, `output_size=` where the case asks for a size), so
+the row judges what the exporter wrote and the runtime computed, nothing else: the exporter's
+translation of PyTorch's symmetric padding, `output_padding` and `output_size` into ONNX's
+`pads`, `output_padding` and `output_shape`. The adapter crops what PyTorch's plan cannot
+express, exactly as `torch.module` does (stated in the row's translation).
+
+The dynamo exporter (`dynamo=True`) is not run here: each export takes ~2.5 s (10 s the first),
+measured on a 2-core EPYC, which is an hour for the built-in suite.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from functools import cache
+
+import numpy as np
+
+from adapters.base import framework_installed, import_framework
+from adapters.pytorch import _crop, _output_size_fits, _plans, _Torch, _tensor, conv_transpose_module
+from harness.case import Case
+
+OPSET = 17
+
+
+def _exported(case: Case) -> bytes:
+    """The ONNX bytes `torch.onnx.export` writes for the case's module (weights as initializers)."""
+    torch = import_framework("torch")
+    plans, _ = _plans(case)
+    b = None if case.bias is None else _tensor(case.bias, case.dtype)
+    module, output_size = conv_transpose_module(case, _tensor(case.kernel, case.dtype), b, plans)
+
+    class Layer(torch.nn.Module):
+        """The module as a model calls it (with `output_size=` when the case asks for a size)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = module
+
+        def forward(self, x):  # noqa: ANN001, ANN202
+            return self.conv(x) if output_size is None else self.conv(x, output_size=output_size)
+
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():  # the TorchScript exporter's deprecation notice
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Layer().eval(), (_tensor(case.input, case.dtype),), buffer, dynamo=False,
+                          opset_version=OPSET, input_names=["X"], output_names=["Y"])
+    return buffer.getvalue()
+
+
+def _in_onnxruntime(model: bytes, x: np.ndarray) -> np.ndarray:
+    ort = import_framework("onnxruntime")
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # errors come back as exceptions; no log lines
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return session.run(["Y"], {"X": x})[0]
+
+
+def _input(case: Case) -> np.ndarray:
+    """The input in the exported model's element type (bfloat16 through ml_dtypes)."""
+    from harness.dtypes import numpy_dtype
+
+    return np.asarray(case.input, dtype=np.float64).astype(numpy_dtype(case.dtype))
+
+
+class TorchOnnxExport(_Torch):
+    name = "torch.onnx_export"
+    route = "conversion: torch.onnx.export (TorchScript) -> ONNX Runtime CPU"
+
+    def supports(self, case: Case) -> str | None:
+        if not framework_installed("onnxruntime"):
+            return "onnxruntime is not installed (the exported model runs there)"
+        return super().supports(case) or self._dtype_missing(case.dtype)
+
+    def path(self, case: Case) -> str:
+        """The runtime the exported model ran in, with its version (the row's version is PyTorch's)."""
+        return f"onnxruntime {import_framework('onnxruntime').__version__} cpu"
+
+    def sent(self, case: Case) -> dict[str, str]:
+        plans, _ = _plans(case)
+        sent = {"padding": str(tuple(p[0] for p in plans))}
+        if _output_size_fits(case, plans):
+            sent["output_size"] = str(tuple(p[2].length for p in plans))
+        else:
+            sent["output_padding"] = str(tuple(p[1] for p in plans))
+        # what the exported node carries: ONNX Runtime refuses output_padding >= stride (a known entry)
+        beyond = any(p[1] >= s for p, s in zip(plans, case.stride)) and not _output_size_fits(case, plans)
+        sent["output_padding_beyond_stride"] = "yes" if beyond else "no"
+        return sent
+
+    def run(self, case: Case) -> np.ndarray:
+        plans, _ = _plans(case)
+        y = _in_onnxruntime(_exported(case), _input(case))
+        return _crop(np.asarray(y), case, plans)
+
+    def gradients(self, case: Case) -> dict[str, np.ndarray]:
+        raise NotImplementedError("an exported inference model has no gradients")
+
+    def gradient_support(self, case: Case) -> str | None:
+        return "an exported ONNX model is run for inference only (ONNX Runtime computes no gradients here)"
+
+    @cache  # noqa: B019 - adapters are module-level singletons
+    def _dtype_missing(self, dtype: str) -> str | None:
+        """Whether the exporter and ONNX Runtime carry this dtype at all (asked once, tiny case)."""
+        from harness.casefile import case_from_mapping
+
+        probe = case_from_mapping({"id": "probe", "input": [[1, 2], [3, 4]], "kernel": [[1, 0], [2, -1]],
+                                   "dtype": dtype})
+        try:
+            self.run(probe)
+        except Exception as error:  # noqa: BLE001 - the exporter's or runtime's words are the reason
+            return f"{dtype} through torch.onnx.export and ONNX Runtime's CPU provider: {' '.join(str(error).split())[:200]}"
+        return None
+
+
+ADAPTERS = (TorchOnnxExport(),)
