@@ -28,6 +28,10 @@ DISTRIBUTIONS = {
     "onnx": ("onnx",),
     "onnxruntime": ("onnxruntime", "onnxruntime-gpu"),
     "ml_dtypes": ("ml_dtypes",),
+    "openvino": ("openvino",),
+    "paddle": ("paddlepaddle",),
+    "litert": ("ai-edge-litert",),
+    "tf2onnx": ("tf2onnx",),
 }
 
 
