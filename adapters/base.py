@@ -36,6 +36,7 @@ FRAMEWORK_MODULES = {
     "onnx": "onnx",
     "openvino": "openvino",
     "paddle": "paddle",
+    "litert": "ai_edge_litert",
 }
 
 

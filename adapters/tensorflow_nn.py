@@ -201,4 +201,52 @@ class TensorFlowConvNdTranspose(_TensorFlowTranspose):
         return function(x, w, output_shape, strides, padding=padding, dilations=dilations)
 
 
+class _WordsOnly(TensorFlowConvNdTranspose):
+    """TF's transposed conv with SAME/VALID only: converters lower explicit padding to no builtin."""
+
+    explicit_padding_ranks = ()
+
+
+def graph_function(case: Case, *, explicit_padding: bool = True):
+    """The case as a `tf.function` of the channels-last input alone, kernel and bias folded in as
+    constants (what a saved model holds): `tf.nn.conv{1,2,3}d_transpose` as `TensorFlowConvNdTranspose`
+    sends it, then `tf.nn.bias_add`. Returns (the function, its input, the spans of its result).
+    For converters: the bias is added before the adapter's crop, so a window that runs past TF's
+    result (zeros the bias would miss) is refused by `graph_supports`; `explicit_padding=False`
+    runs VALID and crops where TF would take explicit pairs (TFLite's TRANSPOSE_CONV has none)."""
+    tf = _tf()
+    adapter = graph_adapter(explicit_padding=explicit_padding)
+    padding, sizes, have = adapter.plan(case)
+    x = np.asarray(to_channels_last(case.input), dtype=np.float64).astype(numpy_dtype(case.dtype))
+    output_shape = [case.batch, *sizes, case.out_channels]
+
+    @tf.function(input_signature=[tf.TensorSpec(x.shape, getattr(tf, case.dtype))])
+    def layer(inputs):  # noqa: ANN001, ANN202
+        # constants made inside the graph (Const nodes), not captured tensors a converter sees as inputs
+        w = _constant(kernel_to_spatial_out_in(case.kernel), case.dtype)
+        y = adapter.call(inputs, w, output_shape, list(case.stride), padding, list(case.dilation), case.rank)
+        return y if case.bias is None else tf.nn.bias_add(y, _constant(case.bias, case.dtype))
+
+    return layer, x, have
+
+
+def graph_adapter(*, explicit_padding: bool = True) -> TensorFlowConvNdTranspose:
+    """The plan `graph_function` follows (for `sent`, `translation`)."""
+    return TensorFlowConvNdTranspose() if explicit_padding else _WordsOnly()
+
+
+def graph_supports(case: Case, *, explicit_padding: bool = True) -> str | None:
+    """Why `graph_function` cannot carry the case (groups; a bias with zeros past TF's result)."""
+    from adapters.padding import needs_extension
+
+    adapter = graph_adapter(explicit_padding=explicit_padding)
+    reason = adapter.supports(case)
+    if reason is None and case.bias is not None:
+        _, _, have = adapter.plan(case)
+        if needs_extension(have, canonical_spans(case)):
+            reason = ("the window runs past TF's result and the bias is part of the converted graph: the zeros "
+                      "appended after it would miss the bias")
+    return reason
+
+
 ADAPTERS = (TensorFlowConvTranspose(), TensorFlowConvNdTranspose())
