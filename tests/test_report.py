@@ -317,3 +317,20 @@ def test_pictures_go_to_each_adapter_and_diagnosis_first_within_the_cap() -> Non
     assert "b0" in pictured and "k0" in pictured, "the first row of every adapter and diagnosis has its picture"
     assert sum(p.startswith("k") for p in pictured) <= MAX_KNOWN_PICTURES
     assert page.count("data:image/png") == MAX_PICTURES
+
+
+def test_conversion_paths_are_grouped_apart_in_the_summary() -> None:
+    from harness.html import render_html
+
+    frame = _frame([
+        {"case_id": "a", "adapter": "torch.onnx_export", "framework": "torch", "status": "pass",
+         "route": "conversion: torch.onnx.export (TorchScript) -> ONNX Runtime CPU"},
+        {"case_id": "a", "adapter": "torch.functional", "framework": "torch", "status": "pass", "route": ""},
+        {"case_id": "a", "adapter": "numpy.matrix", "status": "pass", "route": ""},
+    ])
+    page = render_html(frame, {"command": "test"}, plots={}, summary={})
+    summary = re.search(r'<table id="summary".*?</table>', page, re.S).group(0)
+    heading = summary.index("conversion paths")
+    assert summary.index("torch.functional") < heading < summary.index("torch.onnx_export")
+    assert summary.index("numpy.matrix") < heading
+    assert "TorchScript" in summary[heading:]
