@@ -14,6 +14,7 @@ import importlib.util
 import os
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
@@ -73,9 +74,29 @@ def _quiet_native_stderr(quiet: bool):
         os.close(saved)
 
 
+# Frameworks that crash when imported into a process that has already loaded another one
+# (measured: `import tensorflow; import paddle` is a SIGSEGV with TensorFlow 2.21 and Paddle 3.3.1;
+# the other order works). `import_first` loads them before anything else in one process.
+IMPORT_BEFORE = {"paddle": ("tensorflow",)}
+
+
+def import_first(frameworks: Iterable[str]) -> None:
+    """Import the frameworks of IMPORT_BEFORE among `frameworks` now, while what they must
+    precede is not loaded yet (a process that runs adapters of several frameworks in turn)."""
+    frameworks = set(frameworks)
+    for framework, before in IMPORT_BEFORE.items():
+        if framework in frameworks and framework_installed(framework) and not any(b in sys.modules for b in before):
+            import_framework(FRAMEWORK_MODULES[framework])
+
+
 @cache
 def import_framework(module: str) -> ModuleType:
     """Import a framework module once per process (TensorFlow alone takes seconds)."""
+    loaded_too_late = [b for b in IMPORT_BEFORE.get(module, ()) if b in sys.modules]
+    if loaded_too_late and module not in sys.modules:
+        raise ImportError(f"{module} crashes (SIGSEGV) when imported after {', '.join(loaded_too_late)} in one "
+                          f"process; tconv run gives each framework its own worker, and in-process runs import "
+                          f"{module} first (adapters.base.import_first)")
     for key, value in IMPORT_ENVIRONMENT.get(module, {}).items():
         os.environ.setdefault(key, value)
     with _quiet_native_stderr(module in IMPORT_ENVIRONMENT):

@@ -115,9 +115,12 @@ def fuzz_rates(adapters: Sequence[Adapter], *, seconds: float) -> list[dict[str,
 def bench(adapters: Sequence[Adapter], *, cases_path: Path, repeats: int, suite_seconds: float,
           fuzz_seconds: float, threads: int) -> BenchResult:
     """Every measurement of the module docstring, in order."""
+    from adapters.base import import_first
     from harness import machine
     from harness.bench_oracle import oracle_ratios
     from harness.casefile import load_cases
+
+    import_first(a.framework for a in adapters)
 
     result = BenchResult(machine={"cpu": machine.cpu_model(), "isa": machine.isa_summary(), "threads": str(threads)})
     result.oracle = oracle_ratios(repeats=repeats, threads=threads)

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from adapters.base import Adapter
+from adapters.base import Adapter, import_first
 from harness.discrepancies import KnownDiscrepancies
 from harness.runner import Row, adapter_row, gradient_rows
 
@@ -117,6 +117,7 @@ def fuzz(
     from harness.casefile import CaseFileError, case_from_mapping
     from harness.fuzz_strategies import case_mappings
 
+    import_first(a.framework for a in adapters)
     stats = Stats()
     start = time.monotonic()
     strategy = case_mappings(dtypes=dtypes, checks=checks, special=special, large=large)

@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from adapters.base import Adapter
+from adapters.base import Adapter, import_first
 from harness.case import Case
 from harness import machine
 from harness.diagnosis import diagnose
@@ -408,6 +408,7 @@ def run(
 ) -> RunResult:
     """Every case on every adapter, plus an oracle row for each case with golden data."""
     adapters = list(adapters)
+    import_first(a.framework for a in adapters)
     rows: list[Row] = []
     for case in cases:
         produced: list[Row | None] = [oracle_row(case)]

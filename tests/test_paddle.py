@@ -196,3 +196,20 @@ def test_zero_extension_without_bias_and_refused_with_bias() -> None:
               "seed": 1, "stride": 2, "output_shape": [9], "output_shape_rule": "onnx"}
     _passes(_case(**common))
     assert "bias" in PaddleFunctional().supports(_case(**common, bias=[0.5]))
+
+
+def test_paddle_after_tensorflow_is_an_error_not_a_crash_and_import_first_orders_them() -> None:
+    """`import tensorflow; import paddle` is a SIGSEGV (TF 2.21, Paddle 3.3.1): tconv refuses the
+    late import with an ImportError (a row's error), and `import_first` loads Paddle first."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("tensorflow")
+    late = ("import tensorflow\nfrom adapters.base import import_framework\n"
+            "try:\n    import_framework('paddle')\nexcept ImportError as e:\n    print('refused:', e)\n")
+    first = ("from adapters.base import import_first, import_framework\nimport_first(['tensorflow', 'paddle'])\n"
+             "import tensorflow as tf\nimport sys\nprint('both', 'paddle' in sys.modules, float(tf.constant(1.0) + 1))\n")
+    for code, words in ((late, "refused: paddle crashes (SIGSEGV) when imported after tensorflow"),
+                        (first, "both True 2.0")):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
+        assert done.returncode == 0 and words in done.stdout, (done.returncode, done.stdout, done.stderr[-1500:])
