@@ -182,23 +182,30 @@ class KerasLayer(_Keras):
     name = "keras.layer"
 
     def compute(self, case: Case, x: object, padding: str, output_padding, watch=lambda tensor: None) -> object:
-        keras = _keras()
-        layer_class = {1: keras.layers.Conv1DTranspose, 2: keras.layers.Conv2DTranspose,
-                       3: keras.layers.Conv3DTranspose}[case.rank]
-        layer = layer_class(
-            filters=case.out_channels, kernel_size=case.kernel_size, strides=case.stride, padding=padding,
-            output_padding=output_padding, dilation_rate=case.dilation, use_bias=case.bias is not None,
-            dtype=case.dtype,
-        )
-        layer.build(x.shape)
-        weights = [kernel_to_spatial_out_in(case.kernel).astype(numpy_dtype(case.dtype))]
-        if case.bias is not None:
-            weights.append(case.bias.astype(numpy_dtype(case.dtype)))
-        layer.set_weights(weights)
+        layer = built_layer(case, x.shape, padding, output_padding)
         self._parameters = [v.value for v in ([layer.kernel] + ([layer.bias] if case.bias is not None else []))]
         for variable in self._parameters:
             watch(variable)
         return layer(x)
+
+
+def built_layer(case: Case, input_shape, padding: str, output_padding):
+    """`keras.layers.Conv{1,2,3}DTranspose` built for a channels-last input of `input_shape`, the
+    case's kernel and bias set with `set_weights` (also what the TFLite conversion path converts)."""
+    keras = _keras()
+    layer_class = {1: keras.layers.Conv1DTranspose, 2: keras.layers.Conv2DTranspose,
+                   3: keras.layers.Conv3DTranspose}[case.rank]
+    layer = layer_class(
+        filters=case.out_channels, kernel_size=case.kernel_size, strides=case.stride, padding=padding,
+        output_padding=output_padding, dilation_rate=case.dilation, use_bias=case.bias is not None,
+        dtype=case.dtype,
+    )
+    layer.build(tuple(input_shape))
+    weights = [kernel_to_spatial_out_in(case.kernel).astype(numpy_dtype(case.dtype))]
+    if case.bias is not None:
+        weights.append(case.bias.astype(numpy_dtype(case.dtype)))
+    layer.set_weights(weights)
+    return layer
 
 
 class KerasOps(_Keras):

@@ -23,6 +23,7 @@ from functools import cache
 import numpy as np
 
 from adapters.base import Adapter, framework_installed, import_framework
+from adapters.keras3 import KerasLayer, built_layer
 from adapters.layout import from_channels_last
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
 from harness.case import Case
@@ -49,10 +50,12 @@ def _interpret(model: bytes, x: np.ndarray) -> np.ndarray:
 
 
 def _first_error(error: Exception) -> str:
-    """The converter's first `error:` line (its message is an MLIR dump), else the exception's text."""
-    text = " ".join(str(error).split())
-    at = text.find("error: ")
-    return (text[at + 7:] if at >= 0 else text)[:200]
+    """The converter's first `error:` line without its source location (its message is an MLIR
+    dump of file paths and source lines), else the exception's text."""
+    for line in str(error).splitlines():
+        if "error: " in line:
+            return line.split("error: ", 1)[1].strip()[:200]
+    return " ".join(str(error).split())[:200]
 
 
 class LiteRtTfNn(Adapter):
@@ -108,4 +111,45 @@ class LiteRtTfNn(Adapter):
         return None
 
 
-ADAPTERS = (LiteRtTfNn(),)
+class LiteRtKerasLayer(KerasLayer):
+    """`keras.layers.Conv{1,2,3}DTranspose` (Keras on TensorFlow) converted by the TFLite converter:
+    the layer `keras.layer` runs, with its padding word and output_padding, traced as a function."""
+
+    name = "litert.keras_layer"
+    framework = "litert"
+    route = "conversion: keras.layers.ConvTranspose -> TFLite converter -> LiteRT interpreter"
+
+    def version(self) -> str:
+        return Adapter.version(self)
+
+    def supports(self, case: Case) -> str | None:
+        if not framework_installed("keras") or not framework_installed("tensorflow"):
+            return "keras and tensorflow are needed (the converter converts a Keras layer on TensorFlow)"
+        if case.rank < 3 and any(d > 1 for d in case.dilation):
+            return ("TFLite's TRANSPOSE_CONV has no dilation (TransposeConvOptions: padding and strides only): "
+                    "the converter finds no builtin for a dilated 1-D or 2-D transposed conv")
+        return super().supports(case) or self._missing(case.dtype, case.rank)
+
+    def path(self, case: Case) -> str:
+        return f"tensorflow {import_framework('tensorflow').__version__} converter"
+
+    def gradient_support(self, case: Case) -> str | None:
+        return "a converted LiteRT model is run for inference only (no gradients)"
+
+    def compute(self, case: Case, x: object, padding: str, output_padding, watch=lambda tensor: None) -> object:
+        """The layer, traced with a fixed input signature, converted, and run by LiteRT."""
+        tf = import_framework("tensorflow")
+        x = np.asarray(x)
+        layer = built_layer(case, x.shape, padding, output_padding)
+
+        @tf.function(input_signature=[tf.TensorSpec(x.shape, getattr(tf, case.dtype))])
+        def model(inputs):  # noqa: ANN001, ANN202
+            return layer(inputs)
+
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
+        return _interpret(converter.convert(), x)
+
+    _missing = LiteRtTfNn._missing
+
+
+ADAPTERS = (LiteRtTfNn(), LiteRtKerasLayer())

@@ -11,6 +11,7 @@ the runtime. The adapter crops TF's result to the canonical window as that adapt
 
 from __future__ import annotations
 
+import logging
 import warnings
 from functools import cache
 
@@ -28,6 +29,7 @@ OPSET = 17
 def _onnx_bytes(case: Case) -> tuple[bytes, np.ndarray, list]:
     """The ONNX model tf2onnx makes of the case's graph, its input, and the spans of its result."""
     tf2onnx = import_framework("tf2onnx")
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)  # its INFO lines on every conversion
     layer, x, have = graph_function(case)
     with warnings.catch_warnings():  # tf2onnx's own deprecation notices about TF APIs
         warnings.simplefilter("ignore")

@@ -15,6 +15,7 @@ from adapters.base import Adapter, framework_installed
 from adapters.layout import rot180
 from harness.case import Case
 from harness.casefile import load_cases
+from harness.discrepancies import load_discrepancies
 from harness.runner import adapter_row
 from tests.conftest import REPO
 
@@ -44,10 +45,18 @@ def test_a_flipped_kernel_fails(adapter: Adapter) -> None:
     if not framework_installed(adapter.framework):
         pytest.skip(f"{adapter.framework} is not installed")
     flipped = KernelFlipped(adapter)
-    chosen = [c for c in CASES if adapter.supports(c) is None][:4]
-    assert len(chosen) >= 2, f"{adapter.name} supports too few of the float32 seeds to be checked"
-    honest = [adapter_row(c, adapter) for c in chosen]
-    assert all(r.status == "pass" for r in honest), [r.bug_report() for r in honest if r.status != "pass"]
+    known = load_discrepancies()
+    chosen, honest = [], []
+    for case in (c for c in CASES if adapter.supports(c) is None):
+        row = adapter_row(case, adapter, discrepancies=known)
+        honest.append(row)
+        if row.status == "pass":  # a case the adapter gets right (not a known bug of its framework)
+            chosen.append(case)
+        if len(chosen) == 4:
+            break
+    assert len(chosen) >= 2, f"{adapter.name} passes too few of the float32 seeds to be checked"
+    assert not [r for r in honest if r.status in ("fail", "error")], [r.bug_report() for r in honest
+                                                                      if r.status in ("fail", "error")]
     rows = [adapter_row(c, flipped) for c in chosen]
     assert [r.status for r in rows] == ["fail"] * len(rows), [(r.full_id, r.status, r.message) for r in rows]
     assert all("rot180" in r.diagnosis or "rotated" in r.diagnosis for r in rows), [r.diagnosis for r in rows]
