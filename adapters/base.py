@@ -38,6 +38,7 @@ FRAMEWORK_MODULES = {
     "openvino": "openvino",
     "paddle": "paddle",
     "litert": "ai_edge_litert",
+    "mlx": "mlx.core",
 }
 
 

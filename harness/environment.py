@@ -32,6 +32,7 @@ DISTRIBUTIONS = {
     "paddle": ("paddlepaddle",),
     "litert": ("ai-edge-litert",),
     "tf2onnx": ("tf2onnx",),
+    "mlx": ("mlx",),
 }
 
 
