@@ -14,7 +14,7 @@ import importlib.util
 import os
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
@@ -102,6 +102,20 @@ def import_framework(module: str) -> ModuleType:
         os.environ.setdefault(key, value)
     with _quiet_native_stderr(module in IMPORT_ENVIRONMENT):
         return importlib.import_module(module)
+
+
+def probe_error(run: Callable[[Case], object], dtype: str, rank: int = 2) -> Exception | None:
+    """What `run` raises on a tiny case of this dtype and rank, or None when it runs: how an adapter
+    asks once whether its framework (or converter) carries a dtype at all, to say so in its words."""
+    from harness.casefile import case_from_mapping
+
+    probe = case_from_mapping({"id": "probe", "rank": rank, "batch": 1, "in_channels": 1, "out_channels": 1,
+                               "input_size": 2, "kernel_size": 2, "stride": 2, "dtype": dtype, "seed": 0})
+    try:
+        run(probe)
+    except Exception as error:  # noqa: BLE001 - the caller turns the framework's words into a reason
+        return error
+    return None
 
 
 class Adapter(ABC):

@@ -22,7 +22,7 @@ from functools import cache
 
 import numpy as np
 
-from adapters.base import Adapter, framework_installed, import_framework
+from adapters.base import Adapter, framework_installed, import_framework, probe_error
 from adapters.keras3 import KerasLayer, built_layer
 from adapters.layout import from_channels_last
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
@@ -58,6 +58,14 @@ def _first_error(error: Exception) -> str:
     return " ".join(str(error).split())[:200]
 
 
+def _undilatable(case: Case) -> str | None:
+    """Why TFLite cannot carry a dilated 1-D or 2-D case (CONV_3D_TRANSPOSE has a dilation)."""
+    if case.rank < 3 and any(d > 1 for d in case.dilation):
+        return ("TFLite's TRANSPOSE_CONV has no dilation (TransposeConvOptions: padding and strides only): "
+                "the converter finds no builtin for a dilated 1-D or 2-D transposed conv")
+    return None
+
+
 class LiteRtTfNn(Adapter):
     name = "litert.tf_nn"
     framework = "litert"
@@ -68,10 +76,8 @@ class LiteRtTfNn(Adapter):
             return "tensorflow is not installed (its TFLite converter makes the LiteRT model)"
         from adapters.tensorflow_nn import graph_supports
 
-        if case.rank < 3 and any(d > 1 for d in case.dilation):
-            return ("TFLite's TRANSPOSE_CONV has no dilation (TransposeConvOptions: padding and strides only): "
-                    "the converter finds no builtin for a dilated 1-D or 2-D transposed conv")
-        return graph_supports(case, explicit_padding=False) or self._missing(case.dtype, case.rank)
+        return (_undilatable(case) or graph_supports(case, explicit_padding=False)
+                or self._missing(case.dtype, case.rank))
 
     def sent(self, case: Case) -> dict[str, str]:
         from adapters.tensorflow_nn import graph_adapter
@@ -100,13 +106,8 @@ class LiteRtTfNn(Adapter):
     @cache  # noqa: B019 - adapters are module-level singletons
     def _missing(self, dtype: str, rank: int) -> str | None:
         """Whether the converter and LiteRT carry a dtype at this rank (asked once, tiny case)."""
-        from harness.casefile import case_from_mapping
-
-        probe = case_from_mapping({"id": "probe", "rank": rank, "batch": 1, "in_channels": 1, "out_channels": 1,
-                                   "input_size": 2, "kernel_size": 2, "stride": 2, "dtype": dtype, "seed": 0})
-        try:
-            self.run(probe)
-        except Exception as error:  # noqa: BLE001 - the converter's or LiteRT's words are the reason
+        error = probe_error(self.run, dtype, rank)
+        if error is not None:
             return f"{dtype} {rank}-D through the TFLite converter and LiteRT: {_first_error(error)}"
         return None
 
@@ -125,10 +126,7 @@ class LiteRtKerasLayer(KerasLayer):
     def supports(self, case: Case) -> str | None:
         if not framework_installed("keras") or not framework_installed("tensorflow"):
             return "keras and tensorflow are needed (the converter converts a Keras layer on TensorFlow)"
-        if case.rank < 3 and any(d > 1 for d in case.dilation):
-            return ("TFLite's TRANSPOSE_CONV has no dilation (TransposeConvOptions: padding and strides only): "
-                    "the converter finds no builtin for a dilated 1-D or 2-D transposed conv")
-        return super().supports(case) or self._missing(case.dtype, case.rank)
+        return _undilatable(case) or super().supports(case) or self._missing(case.dtype, case.rank)
 
     def path(self, case: Case) -> str:
         return f"tensorflow {import_framework('tensorflow').__version__} converter"

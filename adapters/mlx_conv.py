@@ -16,8 +16,8 @@ import numpy as np
 
 from adapters.base import Adapter, import_framework
 from adapters.layout import from_channels_last, to_channels_last
-from adapters.padding import canonical_spans, describe_reslice, needs_extension, to_canonical_window, torch_plan, \
-    upstream_on_span
+from adapters.padding import (needs_extension, symmetric_plans, symmetric_translation, to_canonical_window,
+                              upstream_on_span)
 from harness.case import Case
 from harness.dtypes import numpy_dtype
 
@@ -51,11 +51,7 @@ def weight_from_layout(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.moveaxis(weight, (-1, 0), (0, 1)))
 
 
-def _plans(case: Case):
-    """Per dim: MLX padding and output_padding (PyTorch's rule), MLX's span; and the wanted spans."""
-    wants = canonical_spans(case)
-    return [torch_plan(n, k, s, d, w) for n, k, s, d, w in
-            zip(case.input_size, case.kernel_size, case.stride, case.dilation, wants)], wants
+_plans = symmetric_plans  # per dim: MLX padding and output_padding (PyTorch's rule), MLX's span; the wanted spans
 
 
 class MlxConvTranspose(Adapter):
@@ -80,12 +76,7 @@ class MlxConvTranspose(Adapter):
         return {"padding": str(tuple(p[0] for p in plans)), "output_padding": str(tuple(p[1] for p in plans))}
 
     def translation(self, case: Case) -> str | None:
-        plans, wants = _plans(case)
-        have = [p[2] for p in plans]
-        if have == list(wants):
-            return None
-        return (f"MLX crops symmetrically: ran padding={tuple(p[0] for p in plans)}, "
-                f"output_padding={tuple(p[1] for p in plans)}, then {describe_reslice(have, wants)}")
+        return symmetric_translation("MLX", *_plans(case))
 
     def gradient_translation(self, case: Case, check: str) -> str | None:
         if check == "grad_bias":

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from adapters.base import Adapter, import_framework
+from adapters.base import Adapter, import_framework, probe_error
 from adapters.padding import canonical_spans, full_sizes, onnx_span
 from harness.case import Case
 from harness.dtypes import numpy_dtype
@@ -136,11 +136,7 @@ class OnnxModelAdapter(Adapter):
 
     @cache  # noqa: B019 - adapters are module-level singletons
     def _missing_kernel(self, dtype: str) -> str | None:
-        from harness.casefile import case_from_mapping
-
-        probe = case_from_mapping({"id": "probe", "input": [[1, 2], [3, 4]], "kernel": [[1, 0], [2, -1]], "dtype": dtype})
-        try:
-            self.run(probe)
-        except Exception as error:  # noqa: BLE001 - the runtime's words are the reason
+        error = probe_error(self.run, dtype)
+        if error is not None:
             return f"{self.runtime} has no ConvTranspose for {dtype}: {' '.join(str(error).split())[:200]}"
         return None

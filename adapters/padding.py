@@ -260,6 +260,24 @@ def torch_plan(size: int, kernel: int, stride: int, dilation: int, want: Span) -
     return padding, extra, torch_span(size, kernel, stride, dilation, padding, extra)
 
 
+def symmetric_plans(case) -> tuple[list[tuple[int, int, Span]], list[Span]]:  # noqa: ANN001 - a Case
+    """Per dim `(padding, output_padding, span)` for a framework that crops symmetrically and adds
+    output_padding at the end (PyTorch, MLX: `torch_plan`), and the wanted spans."""
+    wants = canonical_spans(case)
+    plans = [torch_plan(n, k, s, d, w) for n, k, s, d, w in
+             zip(case.input_size, case.kernel_size, case.stride, case.dilation, wants)]
+    return plans, wants
+
+
+def symmetric_translation(who: str, plans: Sequence[tuple[int, int, Span]], wants: Sequence[Span]) -> str | None:
+    """The row's translation for `symmetric_plans`: what ran and the crop after it; None when native."""
+    have = [p[2] for p in plans]
+    if have == list(wants):
+        return None
+    return (f"{who} crops symmetrically: ran padding={tuple(p[0] for p in plans)}, "
+            f"output_padding={tuple(p[1] for p in plans)}, then {describe_reslice(have, wants)}")
+
+
 def tf_plan(size: int, kernel: int, stride: int, dilation: int, want: Span, *, word: str | None,
             output_size: int | None, explicit_ok: bool) -> tuple[str | tuple[int, int], int, Span]:
     """TensorFlow `(padding, output size)` for a wanted span, and the span TF will give.

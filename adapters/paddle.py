@@ -28,7 +28,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 
-from adapters.base import Adapter, import_framework
+from adapters.base import Adapter, import_framework, probe_error
 from adapters.padding import (
     Span,
     canonical_spans,
@@ -309,16 +309,10 @@ class PaddleLayer(_Paddle):
 def _missing_kernel(dtype: str, rank: int) -> str | None:
     """Paddle's own words when it has no CPU conv_transpose kernel for a dtype (asked once per
     dtype and rank with a tiny case); None when it has one or fails some other way."""
-    from harness.casefile import case_from_mapping
-
-    ones = np.ones((1, 1) + (2,) * rank).tolist()
-    probe = case_from_mapping({"id": "probe", "input": ones, "kernel": ones, "dtype": dtype})
-    try:
-        PaddleFunctional().run(probe)
-    except Exception as error:  # noqa: BLE001 - Paddle's words are the reason
-        text = " ".join(str(error).split())
-        if "not registered" in text:
-            return f"Paddle has no CPU conv_transpose kernel for {dtype}: {text.split(' [Hint')[0][:240]}"
+    error = probe_error(PaddleFunctional().run, dtype, rank)
+    text = " ".join(str(error).split())
+    if error is not None and "not registered" in text:
+        return f"Paddle has no CPU conv_transpose kernel for {dtype}: {text.split(' [Hint')[0][:240]}"
     return None
 
 

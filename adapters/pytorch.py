@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from adapters.base import Adapter, import_framework
-from adapters.padding import (canonical_spans, describe_reslice, needs_extension, to_canonical_window, torch_plan,
+from adapters.padding import (needs_extension, symmetric_plans, symmetric_translation, to_canonical_window,
                               upstream_on_span)
 from harness import machine
 from harness.case import Case
@@ -46,12 +46,7 @@ def _to_numpy(y) -> np.ndarray:
     return y.numpy()
 
 
-def _plans(case: Case):
-    """Per dim: PyTorch padding and output_padding, PyTorch's span, the wanted span."""
-    wants = canonical_spans(case)
-    plans = [torch_plan(n, k, s, d, w) for n, k, s, d, w in
-             zip(case.input_size, case.kernel_size, case.stride, case.dilation, wants)]
-    return plans, wants
+_plans = symmetric_plans  # per dim: PyTorch padding and output_padding, PyTorch's span; the wanted spans
 
 
 def _crop(y: np.ndarray, case: Case, plans) -> np.ndarray:
@@ -139,12 +134,7 @@ class _Torch(Adapter):
         return grads
 
     def translation(self, case: Case) -> str | None:
-        plans, wants = _plans(case)
-        have = [p[2] for p in plans]
-        if have == list(wants):
-            return None
-        return (f"PyTorch crops symmetrically: ran padding={tuple(p[0] for p in plans)}, "
-                f"output_padding={tuple(p[1] for p in plans)}, then {describe_reslice(have, wants)}")
+        return symmetric_translation("PyTorch", *_plans(case))
 
 
 class TorchFunctional(_Torch):

@@ -17,10 +17,10 @@ from functools import cache
 
 import numpy as np
 
-from adapters.base import import_framework
+from adapters.base import import_framework, probe_error
 from adapters.layout import from_channels_last
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
-from adapters.tensorflow_nn import _TensorFlowTranspose, graph_adapter, graph_function, graph_supports
+from adapters.tensorflow_nn import _TensorFlowTranspose, graph_function, graph_supports
 from harness.case import Case
 
 OPSET = 17
@@ -47,15 +47,12 @@ class TensorFlowTf2Onnx(_TensorFlowTranspose):
                 return f"{needed} is not installed (the conversion path needs it)"
         return graph_supports(case) or self._missing(case.dtype, case.rank)
 
-    def sent(self, case: Case) -> dict[str, str]:
-        return graph_adapter().sent(case)
-
     def path(self, case: Case) -> str:
         return (f"tf2onnx {import_framework('tf2onnx').__version__}, "
                 f"onnxruntime {import_framework('onnxruntime').__version__} cpu")
 
     def translation(self, case: Case) -> str | None:
-        padding, sizes, have = graph_adapter().plan(case)
+        padding, sizes, have = self.plan(case)  # the plan graph_function follows (explicit pairs in 2-D)
         wants = canonical_spans(case)
         if have == list(wants):
             return None
@@ -79,13 +76,8 @@ class TensorFlowTf2Onnx(_TensorFlowTranspose):
     @cache  # noqa: B019 - adapters are module-level singletons
     def _missing(self, dtype: str, rank: int) -> str | None:
         """Whether tf2onnx and ONNX Runtime carry a dtype at this rank (asked once, tiny case)."""
-        from harness.casefile import case_from_mapping
-
-        probe = case_from_mapping({"id": "probe", "rank": rank, "batch": 1, "in_channels": 1, "out_channels": 1,
-                                   "input_size": 2, "kernel_size": 2, "stride": 2, "dtype": dtype, "seed": 0})
-        try:
-            self.run(probe)
-        except Exception as error:  # noqa: BLE001 - the converter's or runtime's words are the reason
+        error = probe_error(self.run, dtype, rank)
+        if error is not None:
             return f"{dtype} {rank}-D through tf2onnx and ONNX Runtime: {' '.join(str(error).split())[:200]}"
         return None
 

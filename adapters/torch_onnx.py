@@ -21,7 +21,7 @@ from functools import cache
 
 import numpy as np
 
-from adapters.base import framework_installed, import_framework
+from adapters.base import framework_installed, import_framework, probe_error
 from adapters.pytorch import _crop, _output_size_fits, _plans, _Torch, _tensor, conv_transpose_module
 from harness.case import Case
 
@@ -107,13 +107,8 @@ class TorchOnnxExport(_Torch):
     @cache  # noqa: B019 - adapters are module-level singletons
     def _dtype_missing(self, dtype: str) -> str | None:
         """Whether the exporter and ONNX Runtime carry this dtype at all (asked once, tiny case)."""
-        from harness.casefile import case_from_mapping
-
-        probe = case_from_mapping({"id": "probe", "input": [[1, 2], [3, 4]], "kernel": [[1, 0], [2, -1]],
-                                   "dtype": dtype})
-        try:
-            self.run(probe)
-        except Exception as error:  # noqa: BLE001 - the exporter's or runtime's words are the reason
+        error = probe_error(self.run, dtype)
+        if error is not None:
             return f"{dtype} through torch.onnx.export and ONNX Runtime's CPU provider: {' '.join(str(error).split())[:200]}"
         return None
 

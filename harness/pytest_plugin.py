@@ -155,9 +155,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from adapters import FRAMEWORKS
 
     state = _Session(config, roots)
-    from adapters.base import import_first
+    if hasattr(config, "workerinput") or config.getoption("dist", "no") == "no":  # the processes that run items
+        from adapters.base import import_first
 
-    import_first(a.framework for a in state.adapters)  # every xdist worker may run every framework
+        import_first(a.framework for a in state.adapters)  # one process may run every framework in turn
     config.stash[_STATE] = state
     config.pluginmanager.register(_Reporter(state), "tconv-reporter")
     for framework in dict.fromkeys([*FRAMEWORKS, *(a.framework for a in state.adapters)]):
