@@ -1,5 +1,6 @@
-"""A conversion path: PyTorch's `nn.ConvTranspose{1,2,3}d` exported by `torch.onnx.export`
-(the TorchScript exporter) and run in ONNX Runtime's CPU provider.
+"""Two conversion paths: PyTorch's `nn.ConvTranspose{1,2,3}d` exported by `torch.onnx.export`,
+with the TorchScript exporter and with the dynamo exporter (`dynamo=True`), and run in ONNX
+Runtime's CPU provider.
 
 This is how a trained PyTorch upsampling layer usually ships. The module is the one the
 `torch.module` adapter runs (`adapters.pytorch.conv_transpose_module`: the case's weights, the
@@ -9,15 +10,22 @@ translation of PyTorch's symmetric padding, `output_padding` and `output_size` i
 `pads`, `output_padding` and `output_shape`. The adapter crops what PyTorch's plan cannot
 express, exactly as `torch.module` does (stated in the row's translation).
 
-The dynamo exporter (`dynamo=True`) is not run here: each export takes ~2.5 s (10 s the first),
-measured on a 2-core EPYC, which is an hour for the built-in suite.
+The dynamo exporter (`torch.export` -> torchlib's ATen-to-ONNX translation -> the ONNX
+optimizer) is a different program from the TorchScript one and is the default from PyTorch 2.9.
+Its public entry point rebuilds the torchlib registry on every call (2 of its 2.5 s per export on a
+2-core EPYC, an hour for the built-in suite); `_dynamo_exported` builds the registry once per
+process and calls the same pipeline with it (0.3 s an export), and falls back to the public call
+where that internal entry point is missing.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
+import logging
 import warnings
 from functools import cache
+from typing import ClassVar
 
 import numpy as np
 
@@ -26,9 +34,10 @@ from adapters.pytorch import _crop, _output_size_fits, _plans, _Torch, _tensor, 
 from harness.case import Case
 
 OPSET = 17
+DYNAMO_OPSET = 18  # the dynamo exporter's own opset (torchlib's); older ones go through a version converter
 
 
-def _exported(case: Case) -> bytes:
+def _exported(case: Case, *, dynamo: bool = False) -> bytes:
     """The ONNX bytes `torch.onnx.export` writes for the case's module (weights as initializers)."""
     torch = import_framework("torch")
     plans, _ = _plans(case)
@@ -45,12 +54,49 @@ def _exported(case: Case) -> bytes:
         def forward(self, x):  # noqa: ANN001, ANN202
             return self.conv(x) if output_size is None else self.conv(x, output_size=output_size)
 
+    if dynamo:
+        return _dynamo_exported(Layer().eval(), _tensor(case.input, case.dtype))
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():  # the TorchScript exporter's deprecation notice
         warnings.simplefilter("ignore")
         torch.onnx.export(Layer().eval(), (_tensor(case.input, case.dtype),), buffer, dynamo=False,
                           opset_version=OPSET, input_names=["X"], output_names=["Y"])
     return buffer.getvalue()
+
+
+@cache
+def _torchlib_registry():  # noqa: ANN202 - torch's internal ONNXRegistry
+    """torchlib's ATen-to-ONNX table, built once: the public call builds it on every export."""
+    from torch.onnx._internal.exporter import _registration
+
+    return _registration.ONNXRegistry().from_torchlib(opset_version=DYNAMO_OPSET)
+
+
+def _dynamo_exported(layer, x) -> bytes:  # noqa: ANN001 - torch objects
+    """What `torch.onnx.export(layer, (x,), dynamo=True)` writes (optimizer on, its default)."""
+    torch = import_framework("torch")
+    logging.getLogger("torch.onnx").setLevel(logging.ERROR)  # "torchvision is not installed" notices
+    names = {"input_names": ["X"], "output_names": ["Y"], "opset_version": DYNAMO_OPSET, "verbose": False}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            try:
+                from torch.onnx._internal.exporter import _core
+            except ImportError:  # another PyTorch layout: the public call, registry and all
+                program = torch.onnx.export(layer, (x,), dynamo=True, **names)
+            else:
+                program = _core.export(layer, (x,), registry=_torchlib_registry(), **names)
+        except Exception as error:
+            _raise_cause_of_export_failure(error)
+            raise
+    return program.model_proto.SerializeToString()
+
+
+def _raise_cause_of_export_failure(error: Exception) -> None:
+    """Raise what PyTorch itself said when torch.export (step 1 of 3) failed: the exporter wraps
+    it in a page of advice with terminal colours, and the row should carry PyTorch's words."""
+    if type(error).__name__ == "TorchExportError" and isinstance(error.__cause__, Exception):
+        raise error.__cause__ from error
 
 
 def _in_onnxruntime(model: bytes, x: np.ndarray) -> np.ndarray:
@@ -71,6 +117,7 @@ def _input(case: Case) -> np.ndarray:
 class TorchOnnxExport(_Torch):
     name = "torch.onnx_export"
     route = "conversion: torch.onnx.export (TorchScript) -> ONNX Runtime CPU"
+    dynamo: ClassVar[bool] = False
 
     def supports(self, case: Case) -> str | None:
         if not framework_installed("onnxruntime"):
@@ -95,7 +142,7 @@ class TorchOnnxExport(_Torch):
 
     def run(self, case: Case) -> np.ndarray:
         plans, _ = _plans(case)
-        y = _in_onnxruntime(_exported(case), _input(case))
+        y = _in_onnxruntime(_exported(case, dynamo=self.dynamo), _input(case))
         return _crop(np.asarray(y), case, plans)
 
     def gradients(self, case: Case) -> dict[str, np.ndarray]:
@@ -109,8 +156,21 @@ class TorchOnnxExport(_Torch):
         """Whether the exporter and ONNX Runtime carry this dtype at all (asked once, tiny case)."""
         error = probe_error(self.run, dtype)
         if error is not None:
-            return f"{dtype} through torch.onnx.export and ONNX Runtime's CPU provider: {' '.join(str(error).split())[:200]}"
+            return f"{dtype} through {self.route.removeprefix('conversion: ')}: {' '.join(str(error).split())[:200]}"
         return None
 
 
-ADAPTERS = (TorchOnnxExport(),)
+class TorchOnnxDynamo(TorchOnnxExport):
+    """The same layer through the dynamo exporter: another translation of the same padding plan."""
+
+    name = "torch.onnx_dynamo"
+    route = "conversion: torch.onnx.export(dynamo=True) -> ONNX Runtime CPU"
+    dynamo = True
+
+    def supports(self, case: Case) -> str | None:
+        if importlib.util.find_spec("onnxscript") is None:
+            return "onnxscript is not installed (the dynamo exporter translates with its torchlib)"
+        return super().supports(case)
+
+
+ADAPTERS = (TorchOnnxExport(), TorchOnnxDynamo())
