@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-from adapters.base import FRAMEWORK_MODULES, Adapter, framework_installed
+from adapters.base import FRAMEWORK_MODULES, Adapter, framework_installed, module_installed
 
 FRAMEWORKS = tuple(FRAMEWORK_MODULES)
 _HELPER_MODULES = {"base", "layout", "padding", "onnx_model"}
@@ -50,10 +50,29 @@ def load_plugin(path: str | Path) -> tuple[Adapter, ...]:
     return adapters
 
 
+def requirements_met(adapter: Adapter) -> bool:
+    """Every module of the adapter's `requires` (a converter in its own tox env) is importable."""
+    return all(module_installed(m) for m in adapter.requires)
+
+
 def installed_adapters(frameworks: tuple[str, ...] | None = None) -> tuple[Adapter, ...]:
-    """The adapters of the named (default: all) frameworks whose framework is importable."""
+    """The adapters of the named (default: all) frameworks whose framework is importable, and
+    every module they require too."""
     wanted = FRAMEWORKS if frameworks is None else frameworks
-    return tuple(a for a in all_adapters() if a.framework in wanted and framework_installed(a.framework))
+    return tuple(a for a in all_adapters()
+                 if a.framework in wanted and framework_installed(a.framework) and requirements_met(a))
+
+
+def missing_requirements_of(frameworks: Sequence[str] | None = None, names: str = "*",
+                            plugins: Sequence[Adapter] = ()) -> tuple[str, ...]:
+    """`adapter (needs module, ...)` for each adapter (built-in or plugin) of the named frameworks
+    and `--adapters` globs whose framework is installed but not a module its `requires` names:
+    the run leaves it out, and its summary says so."""
+    wanted = None if frameworks is None else set(frameworks)
+    return tuple(f"{a.name} (needs {', '.join(m for m in a.requires if not module_installed(m))})"
+                 for a in (*all_adapters(), *plugins)
+                 if (wanted is None or a.framework in wanted) and framework_installed(a.framework)
+                 and not requirements_met(a) and name_matches(a.name, names))
 
 
 def missing_frameworks(frameworks: tuple[str, ...] | None = None) -> tuple[str, ...]:
@@ -84,7 +103,8 @@ def select_adapters(
     `frameworks` (default: all) and the `names` globs apply to plugin adapters exactly as to the
     built-in ones (the contract), so `--frameworks numpy` leaves out a plugin of framework `myfw`.
     A plugin that claims a built-in framework that is not installed is left out like the
-    built-in adapters of that framework (the run's summary names the framework as missing);
+    built-in adapters of that framework (the run's summary names the framework as missing), and
+    so is any adapter a module of whose `requires` is not installed (`missing_requirements_of`);
     a framework only plugins know is taken as installed, since tconv cannot check it.
     Built-in adapters come first, then plugins in the order given. Raises `ValueError` when a
     plugin's name is already taken: rows are keyed by adapter name.
@@ -101,6 +121,8 @@ def select_adapters(
         if wanted is not None and adapter.framework not in wanted:
             return False
         if adapter.framework in FRAMEWORKS and not framework_installed(adapter.framework):
+            return False
+        if not requirements_met(adapter):  # its converter is not installed here (its own tox env)
             return False
         return name_matches(adapter.name, names)
 

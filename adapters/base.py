@@ -39,6 +39,7 @@ FRAMEWORK_MODULES = {
     "paddle": "paddle",
     "litert": "ai_edge_litert",
     "mlx": "mlx.core",
+    "tinygrad": "tinygrad",
 }
 
 
@@ -47,7 +48,7 @@ def framework_installed(framework: str) -> bool:
     """Whether the framework can be imported here (checked without importing it); a plugin's
     own framework is there when its adapter is."""
     module = FRAMEWORK_MODULES.get(framework)
-    return module is None or importlib.util.find_spec(module) is not None
+    return module is None or module_installed(module)  # `mlx.core` without mlx: not installed
 
 
 # Set before a framework's first import: quiet TensorFlow's C++ logging, Keras on TensorFlow.
@@ -127,6 +128,10 @@ class Adapter(ABC):
     # conversion path (`conversion: exporter -> runtime`); '' for a native runtime. Reports
     # group the two apart: a wrong answer there is the converter's as much as the runtime's.
     route: ClassVar[str] = ""
+    # Modules beside the framework's own that must be importable for the adapter to run, such as
+    # a converter that lives in its own tox env (`onnx2tf`, `nobuco`): checked without importing
+    # them; an adapter missing one is not installed (`missing_requirements`) and no run selects it.
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def version(self) -> str:
         """The framework version this adapter runs (what known discrepancies match against)."""
@@ -179,6 +184,28 @@ class Adapter(ABC):
 
     def __repr__(self) -> str:
         return f"<adapter {self.name}>"
+
+
+@cache
+def module_installed(module: str) -> bool:
+    """Whether a module can be imported here, checked without importing it (a dotted name whose
+    parent package is missing is not installed, not an error)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def missing_requirements(adapter: Adapter) -> tuple[str, ...]:
+    """The modules that keep an adapter from running here: its framework's module when that is
+    not installed, then each of its `requires` that is not; empty when it can run."""
+    missing = [] if framework_installed(adapter.framework) else [FRAMEWORK_MODULES[adapter.framework]]
+    return tuple(missing + [m for m in adapter.requires if not module_installed(m)])
+
+
+def adapter_installed(adapter: Adapter) -> bool:
+    """Whether the adapter can run here: its framework and every module it `requires`."""
+    return not missing_requirements(adapter)
 
 
 def case_arrays(case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:

@@ -9,9 +9,12 @@ for `output_shape` cases is called with `output_size=` (its own way of choosing 
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 
@@ -72,18 +75,21 @@ def mkldnn_setting() -> Iterator[None]:
 _UNNAMED_BACKENDS = {9: "MkldnnTranspose"}
 
 
-def conv_backend(case: Case) -> str:
+def conv_backend(case: Case, padding: Sequence[int] | None = None, output_padding: Sequence[int] | None = None) -> str:
     """PyTorch's own choice of convolution backend for this case (`_select_conv_backend`, what
-    `torch.nn.functional.conv_transpose*d` dispatches on), under the mkldnn setting in force."""
+    `torch.nn.functional.conv_transpose*d` dispatches on), under the mkldnn setting in force; with
+    `padding` and `output_padding` where the module is not PyTorch's plan of the case (a converter's)."""
     torch = _torch()
     plans, _ = _plans(case)
+    padding = [p[0] for p in plans] if padding is None else list(padding)
+    output_padding = [p[1] for p in plans] if output_padding is None else list(output_padding)
     dtype = getattr(torch, _DTYPES[case.dtype])
     x = torch.zeros(case.input.shape, dtype=dtype)
     w = torch.zeros(case.kernel.shape, dtype=dtype)
     b = None if case.bias is None else torch.zeros(case.bias.shape, dtype=dtype)
     with mkldnn_setting():
-        backend = torch._C._select_conv_backend(x, w, b, list(case.stride), [p[0] for p in plans], list(case.dilation),
-                                                True, [p[1] for p in plans], case.groups, None)
+        backend = torch._C._select_conv_backend(x, w, b, list(case.stride), padding, list(case.dilation),
+                                                True, output_padding, case.groups, None)
     name = backend.name if backend.name != "???" else _UNNAMED_BACKENDS.get(int(backend), f"backend {int(backend)}")
     return "mkldnn" if "Mkldnn" in name else f"native ({name})"
 
@@ -170,6 +176,36 @@ class TorchModule(_Torch):
         if output_size is not None:  # the module picks output_padding itself from the requested size
             return module(x, output_size=output_size)
         return module(x)
+
+
+_TORCHVISION_OPS = ("nms", "qnms")  # what torchvision's import registers fake kernels for unconditionally
+
+
+def torchvision_importable() -> None:
+    """Let `import torchvision` work beside the CPU build of PyTorch: for the converters that
+    import torchvision (nobuco at its top, onnx2torch for its NMS and RoIAlign converters); call it
+    before importing them.
+
+    PyPI serves torchvision only as the CUDA build, whose C++ ops (`_C.so`) need PyTorch's CUDA
+    libraries; without them its import dies registering fake kernels for `torchvision::nms` and
+    `qnms` ("operator torchvision::nms does not exist"). When `_C.so` cannot be loaded, the two
+    schemas (torchvision's own) are declared first. Nothing of torchvision runs in a conversion
+    of a transposed convolution; with a torchvision whose ops load, this does nothing.
+    """
+    torch = _torch()
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    libraries = sorted(Path(next(iter(spec.submodule_search_locations))).glob("_C*.so"))
+    try:
+        for library in libraries[:1]:
+            torch.ops.load_library(str(library))
+        return
+    except OSError:
+        pass
+    for op in _TORCHVISION_OPS:
+        with contextlib.suppress(RuntimeError):  # already declared (a second call)
+            torch.library.define(f"torchvision::{op}", "(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
 
 
 def conv_transpose_module(case: Case, w, b, plans):

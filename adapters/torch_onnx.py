@@ -37,16 +37,15 @@ OPSET = 17
 DYNAMO_OPSET = 18  # the dynamo exporter's own opset (torchlib's); older ones go through a version converter
 
 
-def _exported(case: Case, *, dynamo: bool = False) -> bytes:
-    """The ONNX bytes `torch.onnx.export` writes for the case's module (weights as initializers)."""
+def model_layer(case: Case):  # noqa: ANN201 - a torch.nn.Module
+    """The case's `nn.ConvTranspose{1,2,3}d` as a model calls it (`output_size=` when the case asks
+    for a size), in eval mode: what every PyTorch conversion path converts."""
     torch = import_framework("torch")
     plans, _ = _plans(case)
     b = None if case.bias is None else _tensor(case.bias, case.dtype)
     module, output_size = conv_transpose_module(case, _tensor(case.kernel, case.dtype), b, plans)
 
     class Layer(torch.nn.Module):
-        """The module as a model calls it (with `output_size=` when the case asks for a size)."""
-
         def __init__(self) -> None:
             super().__init__()
             self.conv = module
@@ -54,12 +53,29 @@ def _exported(case: Case, *, dynamo: bool = False) -> bytes:
         def forward(self, x):  # noqa: ANN001, ANN202
             return self.conv(x) if output_size is None else self.conv(x, output_size=output_size)
 
+    return Layer().eval()
+
+
+def layer_sent(case: Case) -> dict[str, str]:
+    """What `model_layer` holds: PyTorch's padding, and its `output_size=` or `output_padding`."""
+    plans, _ = _plans(case)
+    sent = {"padding": str(tuple(p[0] for p in plans))}
+    if _output_size_fits(case, plans):
+        sent["output_size"] = str(tuple(p[2].length for p in plans))
+    else:
+        sent["output_padding"] = str(tuple(p[1] for p in plans))
+    return sent
+
+
+def _exported(case: Case, *, dynamo: bool = False) -> bytes:
+    """The ONNX bytes `torch.onnx.export` writes for the case's module (weights as initializers)."""
+    torch = import_framework("torch")
     if dynamo:
-        return _dynamo_exported(Layer().eval(), _tensor(case.input, case.dtype))
+        return _dynamo_exported(model_layer(case), _tensor(case.input, case.dtype))
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():  # the TorchScript exporter's deprecation notice
         warnings.simplefilter("ignore")
-        torch.onnx.export(Layer().eval(), (_tensor(case.input, case.dtype),), buffer, dynamo=False,
+        torch.onnx.export(model_layer(case), (_tensor(case.input, case.dtype),), buffer, dynamo=False,
                           opset_version=OPSET, input_names=["X"], output_names=["Y"])
     return buffer.getvalue()
 
@@ -130,11 +146,7 @@ class TorchOnnxExport(_Torch):
 
     def sent(self, case: Case) -> dict[str, str]:
         plans, _ = _plans(case)
-        sent = {"padding": str(tuple(p[0] for p in plans))}
-        if _output_size_fits(case, plans):
-            sent["output_size"] = str(tuple(p[2].length for p in plans))
-        else:
-            sent["output_padding"] = str(tuple(p[1] for p in plans))
+        sent = layer_sent(case)
         # what the exported node carries: ONNX Runtime refuses output_padding >= stride (a known entry)
         beyond = any(p[1] >= s for p, s in zip(plans, case.stride)) and not _output_size_fits(case, plans)
         sent["output_padding_beyond_stride"] = "yes" if beyond else "no"

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from adapters import FRAMEWORKS, all_adapters, select_adapters
-from adapters.base import framework_installed
+from adapters.base import framework_installed, missing_requirements
 from harness import cli_checks as checks
 from harness.cli_checks import LOG_NAME, BadInput
 from harness.cli_parser import BAD_INPUT
@@ -74,7 +74,8 @@ def report(args: argparse.Namespace) -> int:
 def adapters() -> int:
 
     for adapter in all_adapters():
-        state = "installed" if framework_installed(adapter.framework) else "not installed"
+        missing = missing_requirements(adapter)  # the framework's module, or a converter it requires
+        state = f"not installed (needs {', '.join(missing)})" if missing else "installed"
         print(f"{adapter.name:32} {adapter.framework:12} {state}")
     return 0
 
@@ -107,7 +108,7 @@ def fuzz(args: argparse.Namespace) -> int:
         print(f"tconv: {printable(str(error))}", file=sys.stderr)
         return BAD_INPUT
 
-    adapters = [a for a in adapters if framework_installed(a.framework)]
+    adapters = [a for a in adapters if not missing_requirements(a)]
     if not adapters:
         print("tconv: no installed adapter selected; check --frameworks/--adapters (`tconv adapters`)",
               file=sys.stderr)
@@ -154,6 +155,8 @@ class _FrameRow:
         self.adapter, self.status = str(record["adapter"]), str(record["status"])
         self.framework, self.framework_version = str(record.get("framework", "")), str(record.get("framework_version", ""))
         self.message, self.diagnosis = str(record.get("message", "") or ""), str(record.get("diagnosis", "") or "")
+        route = record.get("route")  # the summary lists conversion paths apart (NaN in a CSV: none)
+        self.route = route if isinstance(route, str) else ""
         check = record.get("check")
         suffix = "" if not isinstance(check, str) or check in ("", "forward") else f":{check}"
         self.full_id = f"{record['case_file']}::{record['case_id']}[{self.adapter}{suffix}]"

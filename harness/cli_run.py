@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from adapters import FRAMEWORKS, missing_frameworks, select_adapters
+from adapters import FRAMEWORKS, missing_frameworks, missing_requirements_of, select_adapters
 from adapters.base import Adapter
 from harness import cli_checks as checks
 from harness.casefile import CaseFileError
@@ -41,6 +41,7 @@ class RunPlan:
     baseline: "pd.DataFrame | None"
     baseline_env: dict[str, str]
     shard_note: str = ""
+    left_out: tuple[str, ...] = ()  # adapters whose required converter is not installed here
 
 
 def _case_selected(case_file: str, case_id: str, pattern: str) -> bool:
@@ -76,7 +77,7 @@ def _plan(args: argparse.Namespace) -> RunPlan:
         cases = shard(cases, index, count)
         note = f"shard {index}/{count}: {len(cases)} of the selected cases"
     return RunPlan(adapters, missing_frameworks(args.frameworks), cases, {c.file for c in loaded}, known,
-                   baseline, baseline_env, note)
+                   baseline, baseline_env, note, missing_requirements_of(args.frameworks, args.adapters, plugins))
 
 
 def run_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
@@ -105,8 +106,9 @@ def run_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
             log.unlink()
         env = environment(["tconv", *argv])
         warnings = [f"framework not installed, its adapters left out: {f}" for f in plan.missing]
+        warnings += [f"adapter not installed, left out: {a}" for a in plan.left_out]  # e.g. a converter's tox env
         warnings += [f"stale known-discrepancy entry (matched no row): {s}" for s in result.stale]
-        if not plan.adapters and not plan.missing:
+        if not plan.adapters and not plan.missing and not plan.left_out:
             warnings.append(f"no adapter ran: --adapters {args.adapters!r} names none of the frameworks "
                             f"{','.join(args.frameworks or FRAMEWORKS)} (only oracle rows)")
         if plan.shard_note:

@@ -32,7 +32,9 @@ DISTRIBUTIONS = {
     "paddle": ("paddlepaddle",),
     "litert": ("ai-edge-litert",),
     "tf2onnx": ("tf2onnx",),
+    "litert_torch": ("litert-torch",),
     "mlx": ("mlx",),
+    "tinygrad": ("tinygrad",),
 }
 
 

@@ -4,7 +4,11 @@ families, or of a tox env that cannot share the main environment) joined into on
 Each row keeps its own run's environment (the `env_*` columns of report.csv; `environments` in
 report.json, one entry per merged report; one table per report on the HTML page), since shards may
 run on different machines. A row (`case_file`, `case_id`, `adapter`, `check`) in two reports is an
-error: the shards overlapped, or the same report was given twice. A partial report stays partial.
+error: the shards overlapped, or the same report was given twice. The `oracle` rows are the
+exception: every run of a case has one (whatever adapters it ran), so reports of other framework
+families or adapters over the same cases share them; a case's oracle row is kept once (the first
+report's) when the reports agree on its status, and an error when they do not. A partial report
+stays partial.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 
 from harness.report import COLUMNS, KEY, ReportError, read_report, write_frame
+
+ORACLE = "oracle"  # harness.runner.ORACLE: the adapter name of the oracle rows
 
 
 class MergeError(ValueError):
@@ -29,6 +35,21 @@ def _with_environment(frame: pd.DataFrame, environment: dict[str, str]) -> pd.Da
         if column not in frame:
             frame[column] = str(value)
     return frame
+
+
+def _one_oracle_row_per_case(merged: pd.DataFrame) -> pd.DataFrame:
+    """The first of the oracle rows several reports have for one case (the oracle judged against
+    the case's golden values: the same row in every run of the case); refused when they disagree."""
+    oracle = merged["adapter"] == ORACLE
+    repeated = oracle & merged.duplicated(subset=KEY, keep=False)
+    if not repeated.any():
+        return merged
+    statuses = merged[repeated].groupby(KEY)["status"].nunique()
+    if (statuses > 1).any():
+        case_file, case_id, _, _ = statuses[statuses > 1].index[0]
+        raise MergeError(f"the oracle rows of {case_file}::{case_id} differ in status between the reports "
+                         "(their case files differ?); merge reports of runs of the same case files")
+    return merged[~(oracle & merged.duplicated(subset=KEY, keep="first"))].reset_index(drop=True)
 
 
 def merge_reports(paths: Sequence[Path]) -> tuple[pd.DataFrame, dict[str, str], dict[str, dict[str, str]],
@@ -53,6 +74,7 @@ def merge_reports(paths: Sequence[Path]) -> tuple[pd.DataFrame, dict[str, str], 
         merged["check"] = merged["check"].fillna("forward").replace("", "forward")
     else:
         merged["check"] = "forward"
+    merged = _one_oracle_row_per_case(merged)
     duplicated = merged.duplicated(subset=KEY, keep=False)
     if duplicated.any():
         first = merged[duplicated].iloc[0]

@@ -214,7 +214,7 @@ class CaseItem(pytest.Item):
         self.case, self.adapter, self.check = case, adapter, check
 
     def runtest(self) -> None:
-        from adapters.base import framework_installed
+        from adapters.base import framework_installed, missing_requirements
         from harness.runner import adapter_row, oracle_row
 
         if self.adapter is None:
@@ -222,6 +222,8 @@ class CaseItem(pytest.Item):
         else:
             if not framework_installed(self.adapter.framework):
                 pytest.skip(f"{self.adapter.framework} is not installed")
+            if missing_requirements(self.adapter):  # a converter the adapter requires (its own tox env)
+                pytest.skip(f"{', '.join(missing_requirements(self.adapter))} is not installed")
             with warnings.catch_warnings():  # the frameworks' own deprecation notices are not findings
                 warnings.simplefilter("ignore", DeprecationWarning)
                 state = self.config.stash[_STATE]

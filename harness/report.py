@@ -225,7 +225,8 @@ def _read_csv(path: Path, text: str, hint: str) -> pd.DataFrame:
                     "output_shape")
     try:
         frame = pd.read_csv(io.StringIO(text), keep_default_na=False, na_values=[""],
-                            dtype={c: str for c in text_columns})
+                            dtype={c: str for c in text_columns}, low_memory=False)  # whole columns typed at once:
+        # a merged report's env_* column is empty on the rows of the runs that lacked it
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         raise ReportError(f"{path}: not a CSV table ({' '.join(str(error).split())}); {hint}") from None
     for column in text_columns:
