@@ -1,5 +1,7 @@
-"""A conversion path: the case's `tf.nn.conv{1,2,3}d_transpose` function converted to ONNX by
-`tf2onnx` and run in ONNX Runtime's CPU provider.
+"""Two conversion paths through `tf2onnx`, run in ONNX Runtime's CPU provider: the case's
+`tf.nn.conv{1,2,3}d_transpose` function (`tensorflow.tf2onnx`), and the `keras.layers.Conv{1,2,3}DTranspose`
+layer that `keras.layer` runs, traced as a `tf.function` (`keras.tf2onnx`: tf2onnx's
+`from_keras` is for Keras 2 models; a Keras 3 layer on TensorFlow converts as the function it is).
 
 How TensorFlow and Keras models reach ONNX runtimes. The graph is the one
 `tensorflow.convNd_transpose` runs (`adapters.tensorflow_nn.graph_function`: channels-last input,
@@ -17,7 +19,8 @@ from functools import cache
 
 import numpy as np
 
-from adapters.base import import_framework, probe_error
+from adapters.base import framework_installed, import_framework, probe_error
+from adapters.keras3 import KerasLayer, built_layer
 from adapters.layout import from_channels_last
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
 from adapters.tensorflow_nn import _TensorFlowTranspose, graph_function, graph_supports
@@ -26,15 +29,28 @@ from harness.case import Case
 OPSET = 17
 
 
-def _onnx_bytes(case: Case) -> tuple[bytes, np.ndarray, list]:
-    """The ONNX model tf2onnx makes of the case's graph, its input, and the spans of its result."""
+def _converted(function) -> bytes:  # noqa: ANN001 - a tf.function with an input signature
+    """The ONNX model tf2onnx makes of a traced function."""
     tf2onnx = import_framework("tf2onnx")
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)  # its INFO lines on every conversion
-    layer, x, have = graph_function(case)
     with warnings.catch_warnings():  # tf2onnx's own deprecation notices about TF APIs
         warnings.simplefilter("ignore")
-        model, _ = tf2onnx.convert.from_function(layer, input_signature=layer.input_signature, opset=OPSET)
-    return model.SerializeToString(), x, have
+        model, _ = tf2onnx.convert.from_function(function, input_signature=function.input_signature, opset=OPSET)
+    return model.SerializeToString()
+
+
+def _in_onnxruntime(model: bytes, x: np.ndarray) -> np.ndarray:
+    ort = import_framework("onnxruntime")
+    options = ort.SessionOptions()
+    options.log_severity_level = 4  # errors come back as exceptions; no log lines
+    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0])
+
+
+def _onnx_bytes(case: Case) -> tuple[bytes, np.ndarray, list]:
+    """The ONNX model tf2onnx makes of the case's graph, its input, and the spans of its result."""
+    layer, x, have = graph_function(case)
+    return _converted(layer), x, have
 
 
 class TensorFlowTf2Onnx(_TensorFlowTranspose):
@@ -59,13 +75,8 @@ class TensorFlowTf2Onnx(_TensorFlowTranspose):
         return f"TF's graph ran padding={self.sent(case)['padding']} with output_shape {sizes}, then {describe_reslice(have, wants)}"
 
     def run(self, case: Case) -> np.ndarray:
-        ort = import_framework("onnxruntime")
         model, x, have = _onnx_bytes(case)
-        options = ort.SessionOptions()
-        options.log_severity_level = 4  # errors come back as exceptions; no log lines
-        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-        y = session.run(None, {session.get_inputs()[0].name: x})[0]
-        return to_canonical_window(from_channels_last(np.asarray(y)), have, case)
+        return to_canonical_window(from_channels_last(_in_onnxruntime(model, x)), have, case)
 
     def gradients(self, case: Case) -> dict[str, np.ndarray]:
         raise NotImplementedError("a converted inference model has no gradients")
@@ -88,4 +99,50 @@ def _importable(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-ADAPTERS = (TensorFlowTf2Onnx(),)
+class KerasTf2Onnx(KerasLayer):
+    """`keras.layers.Conv{1,2,3}DTranspose` (Keras on TensorFlow, the layer `keras.layer` builds with
+    its padding word and output_padding) traced as a function, converted by tf2onnx, run in ONNX
+    Runtime; `keras.layer`'s own reading of the result to the canonical window."""
+
+    name = "keras.tf2onnx"
+    route = "conversion: keras.layers.ConvTranspose -> tf2onnx -> ONNX Runtime CPU"
+
+    def supports(self, case: Case) -> str | None:
+        for needed in ("tf2onnx", "onnxruntime"):
+            if not _importable(needed):
+                return f"{needed} is not installed (the conversion path needs it)"
+        if not framework_installed("tensorflow"):
+            return "tensorflow is needed (tf2onnx converts the Keras layer traced on TensorFlow)"
+        return super().supports(case) or self._missing(case.dtype, case.rank)
+
+    def path(self, case: Case) -> str:
+        return TensorFlowTf2Onnx.path(self, case)
+
+    def gradients(self, case: Case) -> dict[str, np.ndarray]:
+        raise NotImplementedError("a converted inference model has no gradients")
+
+    def gradient_support(self, case: Case) -> str | None:
+        return TensorFlowTf2Onnx.gradient_support(self, case)
+
+    def compute(self, case: Case, x: object, padding: str, output_padding, watch=lambda tensor: None) -> object:
+        """The layer, traced with a fixed input signature, converted by tf2onnx and run by ONNX Runtime."""
+        tf = import_framework("tensorflow")
+        x = np.asarray(x)
+        layer = built_layer(case, x.shape, padding, output_padding)
+
+        @tf.function(input_signature=[tf.TensorSpec(x.shape, getattr(tf, case.dtype))])
+        def model(inputs):  # noqa: ANN001, ANN202
+            return layer(inputs)
+
+        return _in_onnxruntime(_converted(model), x)
+
+    @cache  # noqa: B019 - adapters are module-level singletons
+    def _missing(self, dtype: str, rank: int) -> str | None:
+        """Whether tf2onnx and ONNX Runtime carry a dtype at this rank (asked once, tiny case)."""
+        error = probe_error(self.run, dtype, rank)
+        if error is not None:
+            return f"{dtype} {rank}-D through tf2onnx and ONNX Runtime: {' '.join(str(error).split())[:200]}"
+        return None
+
+
+ADAPTERS = (TensorFlowTf2Onnx(), KerasTf2Onnx())

@@ -50,7 +50,9 @@ def environment_of(frame: pd.DataFrame) -> dict[str, str]:
     """The environment header stored in a report table's `env_*` columns."""
     if frame.empty:
         return {}
-    return {c.removeprefix("env_"): str(frame[c].iloc[0]) for c in frame.columns if c.startswith("env_")}
+    # an empty cell (read back as NaN) is a key the run did not have: not the text "nan"
+    return {c.removeprefix("env_"): str(frame[c].iloc[0]) for c in frame.columns
+            if c.startswith("env_") and not pd.isna(frame[c].iloc[0])}
 
 
 def _plot_slices(rows: Sequence[Row]) -> dict[str, dict]:

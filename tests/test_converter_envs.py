@@ -125,6 +125,12 @@ def test_merge_keeps_one_oracle_row_of_runs_of_other_adapters(tconv, tmp_path: P
     assert not oracle.duplicated(subset=["case_file", "case_id"]).any()
     assert len(merged) == len(parts[0]) + len(parts[1]) - len(oracle)
     assert set(merged["adapter"]) == {"oracle", "numpy.scatter", "numpy.matrix"}
+    # the baseline is merged again when an env's rows come in: a merged report is not a partial one
+    status, _, err = tconv("run", SEEDS, "--adapters", "numpy.per_tap", "--out", tmp_path / "per_tap", "--quiet",
+                           "--formats", "csv")
+    status, out, err = tconv("merge", tmp_path / "merged" / "report.csv", tmp_path / "per_tap" / "report.csv",
+                             "--out", tmp_path / "again", "--formats", "csv")
+    assert status == 0 and "partial" not in out + err, out + err
 
 
 def test_merge_refuses_oracle_rows_that_disagree(tconv, tmp_path: Path) -> None:
