@@ -208,6 +208,19 @@ def built_layer(case: Case, input_shape, padding: str, output_padding):
     return layer
 
 
+def traced_layer(case: Case, x: np.ndarray, padding: str, output_padding):  # noqa: ANN201 - a tf.function
+    """`built_layer` as a `tf.function` of a fixed input signature: what a converter of TensorFlow
+    functions (the TFLite converter, tf2onnx) takes of a Keras 3 layer on TensorFlow."""
+    tf = import_framework("tensorflow")
+    layer = built_layer(case, x.shape, padding, output_padding)
+
+    @tf.function(input_signature=[tf.TensorSpec(x.shape, getattr(tf, case.dtype))])
+    def model(inputs):  # noqa: ANN001, ANN202
+        return layer(inputs)
+
+    return model
+
+
 class KerasOps(_Keras):
     """`keras.ops.conv_transpose` (no bias: added with `keras.ops.add`)."""
 

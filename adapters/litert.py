@@ -23,7 +23,7 @@ from functools import cache
 import numpy as np
 
 from adapters.base import Adapter, framework_installed, import_framework, probe_error
-from adapters.keras3 import KerasLayer, built_layer
+from adapters.keras3 import KerasLayer, traced_layer
 from adapters.layout import from_channels_last
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
 from harness.case import Case
@@ -138,12 +138,7 @@ class LiteRtKerasLayer(KerasLayer):
         """The layer, traced with a fixed input signature, converted, and run by LiteRT."""
         tf = import_framework("tensorflow")
         x = np.asarray(x)
-        layer = built_layer(case, x.shape, padding, output_padding)
-
-        @tf.function(input_signature=[tf.TensorSpec(x.shape, getattr(tf, case.dtype))])
-        def model(inputs):  # noqa: ANN001, ANN202
-            return layer(inputs)
-
+        model = traced_layer(case, x, padding, output_padding)
         converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
         return _interpret(converter.convert(), x)
 

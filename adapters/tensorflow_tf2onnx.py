@@ -19,8 +19,8 @@ from functools import cache
 
 import numpy as np
 
-from adapters.base import framework_installed, import_framework, probe_error
-from adapters.keras3 import KerasLayer, built_layer
+from adapters.base import framework_installed, import_framework, module_installed, probe_error
+from adapters.keras3 import KerasLayer, traced_layer
 from adapters.layout import from_channels_last
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
 from adapters.tensorflow_nn import _TensorFlowTranspose, graph_function, graph_supports
@@ -58,10 +58,7 @@ class TensorFlowTf2Onnx(_TensorFlowTranspose):
     route = "conversion: tf.function -> tf2onnx -> ONNX Runtime CPU"
 
     def supports(self, case: Case) -> str | None:
-        for needed in ("tf2onnx", "onnxruntime"):
-            if not _importable(needed):
-                return f"{needed} is not installed (the conversion path needs it)"
-        return graph_supports(case) or self._missing(case.dtype, case.rank)
+        return _converter_missing() or graph_supports(case) or self._missing(case.dtype, case.rank)
 
     def path(self, case: Case) -> str:
         return (f"tf2onnx {import_framework('tf2onnx').__version__}, "
@@ -93,10 +90,12 @@ class TensorFlowTf2Onnx(_TensorFlowTranspose):
         return None
 
 
-def _importable(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
+def _converter_missing() -> str | None:
+    """Why neither path can run here: tf2onnx or ONNX Runtime not installed."""
+    for needed in ("tf2onnx", "onnxruntime"):
+        if not module_installed(needed):
+            return f"{needed} is not installed (the conversion path needs it)"
+    return None
 
 
 class KerasTf2Onnx(KerasLayer):
@@ -108,9 +107,8 @@ class KerasTf2Onnx(KerasLayer):
     route = "conversion: keras.layers.ConvTranspose -> tf2onnx -> ONNX Runtime CPU"
 
     def supports(self, case: Case) -> str | None:
-        for needed in ("tf2onnx", "onnxruntime"):
-            if not _importable(needed):
-                return f"{needed} is not installed (the conversion path needs it)"
+        if _converter_missing():
+            return _converter_missing()
         if not framework_installed("tensorflow"):
             return "tensorflow is needed (tf2onnx converts the Keras layer traced on TensorFlow)"
         return super().supports(case) or self._missing(case.dtype, case.rank)
@@ -126,15 +124,8 @@ class KerasTf2Onnx(KerasLayer):
 
     def compute(self, case: Case, x: object, padding: str, output_padding, watch=lambda tensor: None) -> object:
         """The layer, traced with a fixed input signature, converted by tf2onnx and run by ONNX Runtime."""
-        tf = import_framework("tensorflow")
         x = np.asarray(x)
-        layer = built_layer(case, x.shape, padding, output_padding)
-
-        @tf.function(input_signature=[tf.TensorSpec(x.shape, getattr(tf, case.dtype))])
-        def model(inputs):  # noqa: ANN001, ANN202
-            return layer(inputs)
-
-        return _in_onnxruntime(_converted(model), x)
+        return _in_onnxruntime(_converted(traced_layer(case, x, padding, output_padding)), x)
 
     @cache  # noqa: B019 - adapters are module-level singletons
     def _missing(self, dtype: str, rank: int) -> str | None:
