@@ -98,12 +98,17 @@ def suite_rates(cases: Sequence[Case], adapters: Sequence[Adapter], *, seconds: 
 
 
 def fuzz_rates(adapters: Sequence[Adapter], *, seconds: float) -> list[dict[str, object]]:
-    """Fuzz examples per second per framework (forward, float32), each framework alone."""
+    """Fuzz examples per second per framework (forward, float32), each framework alone, after one
+    warm-up case per adapter: the rate of a long fuzz run, not the first import, the dynamo
+    exporter's registry or the first compile (seconds that a short budget would be all spent on)."""
+    from adapters.base import probe_error
     from harness.fuzz import fuzz
 
     rates = []
     for framework in dict.fromkeys(a.framework for a in adapters):
         chosen = [a for a in adapters if a.framework == framework]
+        for adapter in chosen:
+            probe_error(adapter.run, "float32")
         start = time.perf_counter()
         stats = fuzz(chosen, budget=100_000, seconds=seconds, seed=0, database=None)
         elapsed = time.perf_counter() - start
