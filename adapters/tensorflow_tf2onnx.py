@@ -127,13 +127,7 @@ class KerasTf2Onnx(KerasLayer):
         x = np.asarray(x)
         return _in_onnxruntime(_converted(traced_layer(case, x, padding, output_padding)), x)
 
-    @cache  # noqa: B019 - adapters are module-level singletons
-    def _missing(self, dtype: str, rank: int) -> str | None:
-        """Whether tf2onnx and ONNX Runtime carry a dtype at this rank (asked once, tiny case)."""
-        error = probe_error(self.run, dtype, rank)
-        if error is not None:
-            return f"{dtype} {rank}-D through tf2onnx and ONNX Runtime: {' '.join(str(error).split())[:200]}"
-        return None
+    _missing = TensorFlowTf2Onnx._missing  # the same question, asked of this adapter's own run
 
 
 ADAPTERS = (TensorFlowTf2Onnx(), KerasTf2Onnx())
