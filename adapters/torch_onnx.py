@@ -14,8 +14,11 @@ The dynamo exporter (`torch.export` -> torchlib's ATen-to-ONNX translation -> th
 optimizer) is a different program from the TorchScript one and is the default from PyTorch 2.9.
 Its public entry point rebuilds the torchlib registry on every call (2 of its 2.5 s per export on a
 2-core EPYC, an hour for the built-in suite); `_dynamo_exported` builds the registry once per
-process and calls the same pipeline with it (0.3 s an export), and falls back to the public call
-where that internal entry point is missing.
+process and calls the same pipeline with it, and falls back to the public call where that internal
+entry point is missing. Of what is left, torch.export lists every CompositeImplicitAutograd op of
+every namespace twice per export (two thirds of it); `_cia_ops_listed_once` keeps that list while
+the dispatcher's registrations stay the same. The model written is byte for byte the public call's
+(tests/test_torch_onnx.py).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ import importlib.util
 import io
 import logging
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from typing import ClassVar
 
@@ -31,6 +36,7 @@ import numpy as np
 
 from adapters.base import framework_installed, import_framework, probe_error
 from adapters.pytorch import _crop, _output_size_fits, _plans, _Torch, _tensor, conv_transpose_module
+from harness import model_cache
 from harness.case import Case
 
 OPSET = 17
@@ -88,6 +94,43 @@ def _torchlib_registry():  # noqa: ANN202 - torch's internal ONNXRegistry
     return _registration.ONNXRegistry().from_torchlib(opset_version=DYNAMO_OPSET)
 
 
+@contextmanager
+def _cia_ops_listed_once() -> Iterator[None]:
+    """torch.export's `_collect_all_valid_cia_ops`, kept while the op namespaces and the dispatcher's
+    CompositeImplicitAutograd registrations stay the same (what the list is made of; torch itself
+    caches the aten part of it). Restored on the way out; absent internals leave the export alone."""
+    try:
+        from torch._export import utils
+        from torch.export import decomp_utils, exported_program
+    except ImportError:
+        yield
+        return
+    original = getattr(utils, "_collect_all_valid_cia_ops", None)
+    users = [m for m in (exported_program, decomp_utils) if getattr(m, "_collect_all_valid_cia_ops", None) is original]
+    if original is None or not users:
+        yield
+        return
+    torch = import_framework("torch")
+
+    def listed_once():  # noqa: ANN202 - a set of torch op overloads
+        key = (tuple(torch.ops._dir), tuple(torch._C._dispatch_get_registrations_for_dispatch_key(
+            "CompositeImplicitAutograd")))
+        if _CIA_OPS.get("key") != key:
+            _CIA_OPS.update(key=key, ops=frozenset(original()))
+        return set(_CIA_OPS["ops"])
+
+    for module in users:
+        module._collect_all_valid_cia_ops = listed_once
+    try:
+        yield
+    finally:
+        for module in users:
+            module._collect_all_valid_cia_ops = original
+
+
+_CIA_OPS: dict[str, object] = {}
+
+
 def _dynamo_exported(layer, x) -> bytes:  # noqa: ANN001 - torch objects
     """What `torch.onnx.export(layer, (x,), dynamo=True)` writes (optimizer on, its default)."""
     torch = import_framework("torch")
@@ -101,7 +144,8 @@ def _dynamo_exported(layer, x) -> bytes:  # noqa: ANN001 - torch objects
             except ImportError:  # another PyTorch layout: the public call, registry and all
                 program = torch.onnx.export(layer, (x,), dynamo=True, **names)
             else:
-                program = _core.export(layer, (x,), registry=_torchlib_registry(), **names)
+                with _cia_ops_listed_once():
+                    program = _core.export(layer, (x,), registry=_torchlib_registry(), **names)
         except Exception as error:
             _raise_cause_of_export_failure(error)
             raise
@@ -154,7 +198,8 @@ class TorchOnnxExport(_Torch):
 
     def run(self, case: Case) -> np.ndarray:
         plans, _ = _plans(case)
-        y = _in_onnxruntime(_exported(case, dynamo=self.dynamo), _input(case))
+        model = model_cache.converted(self.name, case, lambda: _exported(case, dynamo=self.dynamo))
+        y = _in_onnxruntime(model, _input(case))
         return _crop(np.asarray(y), case, plans)
 
     def gradients(self, case: Case) -> dict[str, np.ndarray]:
