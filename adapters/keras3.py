@@ -221,6 +221,12 @@ def traced_layer(case: Case, x: np.ndarray, padding: str, output_padding):  # no
     return model
 
 
+def layer_extra(x: np.ndarray, padding: str, output_padding) -> tuple[object, ...]:  # noqa: ANN001
+    """What a converted `traced_layer` depends on beyond the case (`harness.model_cache`'s key):
+    the padding word, the output_padding and the input signature Keras was given."""
+    return (padding, output_padding, tuple(np.shape(x)), np.asarray(x).dtype.str)
+
+
 class KerasOps(_Keras):
     """`keras.ops.conv_transpose` (no bias: added with `keras.ops.add`)."""
 

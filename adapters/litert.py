@@ -23,9 +23,10 @@ from functools import cache
 import numpy as np
 
 from adapters.base import Adapter, framework_installed, import_framework, probe_error
-from adapters.keras3 import KerasLayer, traced_layer
+from adapters.keras3 import KerasLayer, layer_extra, traced_layer
 from adapters.layout import from_channels_last
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
+from harness import model_cache
 from harness.case import Case
 
 
@@ -100,7 +101,7 @@ class LiteRtTfNn(Adapter):
         from adapters.tensorflow_nn import graph_function
 
         _, x, have = graph_function(case, explicit_padding=False)
-        y = _interpret(_flatbuffer(case), x)
+        y = _interpret(model_cache.converted(self.name, case, lambda: _flatbuffer(case)), x)
         return to_canonical_window(from_channels_last(y), have, case)
 
     @cache  # noqa: B019 - adapters are module-level singletons
@@ -138,9 +139,12 @@ class LiteRtKerasLayer(KerasLayer):
         """The layer, traced with a fixed input signature, converted, and run by LiteRT."""
         tf = import_framework("tensorflow")
         x = np.asarray(x)
-        model = traced_layer(case, x, padding, output_padding)
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model)
-        return _interpret(converter.convert(), x)
+
+        def convert() -> bytes:
+            model = traced_layer(case, x, padding, output_padding)
+            return tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model).convert()
+
+        return _interpret(model_cache.converted(self.name, case, convert, extra=layer_extra(x, padding, output_padding)), x)
 
     _missing = LiteRtTfNn._missing
 

@@ -20,10 +20,11 @@ from functools import cache
 import numpy as np
 
 from adapters.base import framework_installed, import_framework, module_installed, probe_error
-from adapters.keras3 import KerasLayer, traced_layer
+from adapters.keras3 import KerasLayer, layer_extra, traced_layer
 from adapters.layout import from_channels_last
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
 from adapters.tensorflow_nn import _TensorFlowTranspose, graph_function, graph_supports
+from harness import model_cache
 from harness.case import Case
 
 OPSET = 17
@@ -47,10 +48,11 @@ def _in_onnxruntime(model: bytes, x: np.ndarray) -> np.ndarray:
     return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0])
 
 
-def _onnx_bytes(case: Case) -> tuple[bytes, np.ndarray, list]:
-    """The ONNX model tf2onnx makes of the case's graph, its input, and the spans of its result."""
+def _onnx_bytes(case: Case, adapter: str) -> tuple[bytes, np.ndarray, list]:
+    """The ONNX model tf2onnx makes of the case's graph (kept by `model_cache`), its input, and
+    the spans of its result."""
     layer, x, have = graph_function(case)
-    return _converted(layer), x, have
+    return model_cache.converted(adapter, case, lambda: _converted(layer)), x, have
 
 
 class TensorFlowTf2Onnx(_TensorFlowTranspose):
@@ -72,7 +74,7 @@ class TensorFlowTf2Onnx(_TensorFlowTranspose):
         return f"TF's graph ran padding={self.sent(case)['padding']} with output_shape {sizes}, then {describe_reslice(have, wants)}"
 
     def run(self, case: Case) -> np.ndarray:
-        model, x, have = _onnx_bytes(case)
+        model, x, have = _onnx_bytes(case, self.name)
         return to_canonical_window(from_channels_last(_in_onnxruntime(model, x)), have, case)
 
     def gradients(self, case: Case) -> dict[str, np.ndarray]:
@@ -125,7 +127,9 @@ class KerasTf2Onnx(KerasLayer):
     def compute(self, case: Case, x: object, padding: str, output_padding, watch=lambda tensor: None) -> object:
         """The layer, traced with a fixed input signature, converted by tf2onnx and run by ONNX Runtime."""
         x = np.asarray(x)
-        return _in_onnxruntime(_converted(traced_layer(case, x, padding, output_padding)), x)
+        model = model_cache.converted(self.name, case, lambda: _converted(traced_layer(case, x, padding, output_padding)),
+                                      extra=layer_extra(x, padding, output_padding))
+        return _in_onnxruntime(model, x)
 
     _missing = TensorFlowTf2Onnx._missing  # the same question, asked of this adapter's own run
 

@@ -155,6 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=_positive, default=DEFAULT_JOBS, metavar="N",
                      help=f"framework families run in N worker processes at once (default: the CPUs this process "
                           f"may use, at most 4; here {DEFAULT_JOBS}); the report is the same as with --jobs 1")
+    run.add_argument("--no-cache", action="store_true",
+                     help="convert every model and compile every JAX shape afresh: leave tconv's cache folder "
+                          "($TCONV_CACHE_DIR, else ~/.cache/tconv) alone (the report is the same either way)")
     run.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT, metavar="S",
                      help=f"a job (one case on one adapter) that runs longer is killed and becomes an error row "
                           f"(default {DEFAULT_TIMEOUT:g} s)")

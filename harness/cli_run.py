@@ -8,6 +8,7 @@ SIGTERM stop the run and keep the finished rows as a partial report (`harness.st
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import sys
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 from adapters import FRAMEWORKS, missing_frameworks, missing_requirements_of, select_adapters
 from adapters.base import Adapter
 from harness import cli_checks as checks
+from harness import model_cache
 from harness.casefile import CaseFileError
 from harness.cli_checks import LOG_NAME, BadInput
 from harness.cli_parser import BAD_INPUT
@@ -81,6 +83,13 @@ def _plan(args: argparse.Namespace) -> RunPlan:
 
 
 def run_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    """`tconv run`; with `--no-cache` the workers (which take this process's environment) keep no
+    converted model and no JAX executable."""
+    with model_cache.disabled(jax=True) if args.no_cache else contextlib.nullcontext():
+        return _run_command(args, argv)
+
+
+def _run_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     from harness import runner
     from harness.environment import environment
     from harness.report import write_reports

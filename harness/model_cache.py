@@ -1,0 +1,151 @@
+"""Converted models kept on disk between runs: a converter's output for a layer, made once.
+
+The conversion paths convert one model per case (the dynamo exporter ~0.3 s, the TFLite converter
+~0.15 s, tf2onnx ~0.05 s on a 2-core EPYC), which is most of a built-in run's time, and the same
+layer gives the same bytes every time. So, like JAX's compilation cache, the bytes are kept in
+tconv's user cache folder (`harness.machine.cache_root() / "models"`) and the runtime runs them
+as it would run a fresh conversion. The key holds everything the bytes depend on:
+
+- the adapter's name and the route's own details (the Keras padding word, the input's shape);
+- the layer: kernel and bias values, stride, padding, output_padding, dilation, groups,
+  output_shape, dtype, the input's shape (not its values: a converter sees a placeholder);
+- tconv's own code (every `.py` file of `adapters/` and `harness/`: an edit converts again);
+- the versions of the packages a conversion runs (PyTorch, onnxscript, TensorFlow, tf2onnx, ...);
+- the CPU (`machine.fingerprint`) and the path switches (`TF_ENABLE_ONEDNN_OPTS`, ...): a
+  converter may fold constants with this CPU's kernels.
+
+A failed conversion is never kept (its error is the row's story each time). A file is written
+whole (a temporary file, then a rename) with its SHA-256 in front, and one that does not match is
+converted again. `TCONV_MODEL_CACHE=0` (`tconv run --no-cache`) turns it off; an unwritable
+folder just converts. The fuzzer (random layers, never seen again) and `tconv bench` (which times
+conversions) run without it. The report is the same with or without it (`tests/test_model_cache.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from harness import machine
+from harness.case import Case
+
+SWITCH = "TCONV_MODEL_CACHE"
+JAX_SWITCH = "TCONV_JAX_CACHE"  # adapters.jax_lax's compilation cache
+# Distributions whose code runs in a conversion (or shapes what it writes); absent ones are skipped.
+CONVERSION_PACKAGES = ("torch", "onnxscript", "onnx", "onnx-ir", "tensorflow", "tensorflow-cpu", "keras", "tf-keras",
+                       "tf2onnx", "ml-dtypes", "numpy", "protobuf", "flatbuffers")
+_CODE_FOLDERS = ("adapters", "harness")
+
+
+def enabled() -> bool:
+    """False when `TCONV_MODEL_CACHE` says 0/false/off/no."""
+    return os.environ.get(SWITCH, "1").strip().lower() not in ("0", "false", "off", "no")
+
+
+@contextlib.contextmanager
+def disabled(*, jax: bool = False) -> Iterator[None]:
+    """No model cache inside (and no JAX compilation cache with `jax`): the fuzzer's layers never
+    come back, the bench times conversions, `tconv run --no-cache` wants both off."""
+    names = [SWITCH, *([JAX_SWITCH] if jax else [])]
+    before = {name: os.environ.get(name) for name in names}
+    os.environ.update(dict.fromkeys(names, "0"))
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def folder() -> Path:
+    return machine.cache_root() / "models"
+
+
+@cache
+def _code_digest() -> str:
+    """tconv's own code, as a digest of its sources (an adapter's change must convert again)."""
+    digest = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for name in _CODE_FOLDERS:
+        for path in sorted((root / name).glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+@cache
+def _versions() -> str:
+    found = []
+    for name in CONVERSION_PACKAGES:
+        try:
+            found.append(f"{name}={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return ";".join(found)
+
+
+def _array_bytes(values: np.ndarray | None) -> bytes:
+    if values is None:
+        return b"none"
+    array = np.ascontiguousarray(values)
+    return f"{array.dtype.str}{array.shape}".encode() + b":" + array.tobytes()
+
+
+def layer_key(adapter: str, case: Case, extra: Iterable[object] = ()) -> str:
+    """The key of one conversion: see the module docstring for what goes in."""
+    digest = hashlib.sha256()
+    fields = (adapter, case.dtype, np.shape(case.input), case.stride, case.padding, case.output_padding,
+              case.dilation, case.groups, case.output_shape, case.output_shape_rule, tuple(map(repr, extra)),
+              _versions(), _code_digest(), machine.fingerprint(), sorted(machine.switches().items()))
+    digest.update(repr(fields).encode("utf-8"))
+    for values in (case.kernel, case.bias):
+        digest.update(_array_bytes(values))
+    return digest.hexdigest()
+
+
+def converted(adapter: str, case: Case, convert: Callable[[], bytes], *, extra: Iterable[object] = ()) -> bytes:
+    """`convert()`'s bytes for this layer: from the cache when a run made them before, else made
+    now and kept (only when the conversion succeeded)."""
+    if not enabled():
+        return convert()
+    path = folder() / adapter / f"{layer_key(adapter, case, extra)}.bin"
+    kept = _read(path)
+    if kept is not None:
+        return kept
+    model = convert()
+    _write(path, model)
+    return model
+
+
+def _read(path: Path) -> bytes | None:
+    """The kept bytes, or None when absent, unreadable or not matching their checksum."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    checksum, model = data[:32], data[32:]
+    return model if hashlib.sha256(model).digest() == checksum else None
+
+
+def _write(path: Path, model: bytes) -> None:
+    """Write whole or not at all (a concurrent run reads either nothing or the full file)."""
+    temporary = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".part-")
+        with os.fdopen(handle, "wb") as out:
+            out.write(hashlib.sha256(model).digest() + model)
+        os.replace(temporary, path)
+    except OSError:  # a read-only or full cache folder: the run goes on without keeping it
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)

@@ -1,0 +1,121 @@
+"""Converted models kept between runs (`harness.model_cache`): the key follows everything a model
+depends on, a bad or missing file converts again, failures are never kept, and a run from the
+cache writes the report a fresh conversion writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness import model_cache
+from harness.casefile import load_cases
+from harness.report import read_report
+from tests.conftest import REPO
+
+SEED = next(c for c in load_cases([REPO / "cases" / "padding.yaml"]) if c.bias is not None)
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TCONV_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv(model_cache.SWITCH, raising=False)
+    return tmp_path / "cache"
+
+
+class Converter:
+    """A conversion that counts its calls (the bytes say which layer and call made them)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> bytes:
+        self.calls += 1
+        return f"model {self.calls}".encode()
+
+
+@pytest.mark.parametrize("change", [
+    {"kernel": SEED.kernel + 1e-7}, {"bias": None}, {"bias": SEED.bias * 2}, {"stride": (3,) * SEED.rank},
+    {"dilation": (2,) * SEED.rank}, {"output_padding": (1,) * SEED.rank}, {"groups": 2}, {"dtype": "float64"},
+    {"output_shape": (9,) * SEED.rank}, {"output_shape_rule": "onnx"}, {"input": np.zeros((1, *SEED.input.shape[1:]))},
+], ids=lambda change: next(iter(change)))
+def test_every_part_of_the_layer_is_in_the_key(change: dict) -> None:
+    assert model_cache.layer_key("a", dataclasses.replace(SEED, **change)) != model_cache.layer_key("a", SEED)
+
+
+def test_the_key_follows_the_route_not_the_input_values_or_the_case_name() -> None:
+    key = model_cache.layer_key("a", SEED)
+    assert model_cache.layer_key("b", SEED) != key
+    assert model_cache.layer_key("a", SEED, extra=("same",)) != model_cache.layer_key("a", SEED, extra=("valid",))
+    renamed = dataclasses.replace(SEED, id="other", file="other.yaml", input=SEED.input + 1.0)
+    assert model_cache.layer_key("a", renamed) == key  # a converter sees a placeholder, not the values
+
+
+def test_the_key_follows_the_path_switches(monkeypatch) -> None:
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    key = model_cache.layer_key("a", SEED)
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert model_cache.layer_key("a", SEED) != key
+
+
+def test_a_kept_model_is_read_back_and_a_corrupt_one_converted_again(cache_dir) -> None:
+    convert = Converter()
+    assert model_cache.converted("a", SEED, convert) == b"model 1"
+    assert model_cache.converted("a", SEED, convert) == b"model 1" and convert.calls == 1
+    (path,) = (cache_dir / "models" / "a").glob("*.bin")
+    path.write_bytes(path.read_bytes()[:-1] + b"X")  # one byte changed
+    assert model_cache.converted("a", SEED, convert) == b"model 2"
+    assert model_cache.converted("a", SEED, convert) == b"model 2" and convert.calls == 2
+    assert model_cache.converted("b", SEED, convert) == b"model 3"  # another route, another model
+
+
+def test_a_failed_conversion_is_not_kept(cache_dir) -> None:
+    def failing() -> bytes:
+        raise RuntimeError("the converter refused")
+
+    with pytest.raises(RuntimeError, match="refused"):
+        model_cache.converted("a", SEED, failing)
+    assert not list(cache_dir.rglob("*.bin")) and not list(cache_dir.rglob(".part-*"))
+
+
+def test_switched_off_or_unwritable_it_just_converts(cache_dir, monkeypatch) -> None:
+    convert = Converter()
+    with model_cache.disabled(jax=True):
+        assert os.environ["TCONV_JAX_CACHE"] == "0"
+        model_cache.converted("a", SEED, convert)
+        model_cache.converted("a", SEED, convert)
+    assert convert.calls == 2 and not cache_dir.exists()
+    assert "TCONV_JAX_CACHE" not in os.environ or os.environ["TCONV_JAX_CACHE"] != "0"
+    cache_dir.parent.joinpath("file").write_text("")
+    monkeypatch.setenv("TCONV_CACHE_DIR", str(cache_dir.parent / "file"))  # a file where the folder should be
+    assert model_cache.converted("a", SEED, convert) == b"model 3"
+
+
+def _rows(path) -> pd.DataFrame:  # noqa: ANN001
+    """A report's rows without timings and the run's own environment (its command and time)."""
+    frame = read_report(path)[0]
+    return frame.drop(columns=["time_ms", *(c for c in frame.columns if c.startswith("env_"))])
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("torch") is None,
+                    reason="needs PyTorch and ONNX Runtime (torch.onnx_export)")
+def test_a_run_from_the_cache_writes_the_fresh_runs_report(cache_dir, tconv, tmp_path) -> None:
+    args = [REPO / "cases" / "seeds.yaml", "--adapters", "torch.onnx_export,tensorflow.tf2onnx", "--formats", "csv",
+            "--quiet", "--jobs", "1"]
+    status, _, err = tconv("run", *args, "--no-cache", "--out", tmp_path / "fresh")
+    assert status in (0, 1), err
+    assert not cache_dir.exists(), "--no-cache kept something"
+    tconv("run", *args, "--out", tmp_path / "cold")
+    kept = sorted(cache_dir.rglob("*.bin"))
+    assert kept and {p.parent.name for p in kept} >= {"torch.onnx_export"}
+    stamps = [p.stat().st_mtime_ns for p in kept]
+    tconv("run", *args, "--out", tmp_path / "warm")
+    assert sorted(cache_dir.rglob("*.bin")) == kept and [p.stat().st_mtime_ns for p in kept] == stamps
+    reports = [_rows(tmp_path / name / "report.csv") for name in ("fresh", "cold", "warm")]
+    assert (reports[0]["status"] == "pass").sum() > 5
+    for report in reports[1:]:
+        pd.testing.assert_frame_equal(report, reports[0])
