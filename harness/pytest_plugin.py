@@ -5,8 +5,11 @@
 collects every case of every YAML file under the given paths, once per adapter (and once for the
 oracle where a case has golden `expected` data), with ids from the data:
 `layers.yaml::unet-up[torch.functional]`. Items carry the framework as a marker (`-m torch`,
-`-m "not tensorflow"`), so `-k`/`-m` select, and an `xdist_group` per framework, so
-`-n auto --dist loadgroup` keeps each framework's imports in one worker. The row of each item
+`-m "not tensorflow"`), so `-k`/`-m` select, and an `xdist_group` per adapter, so
+`-n auto --dist loadgroup` runs an adapter's items in order in one worker (a case's gradient
+items share one autodiff run) while the adapters spread over the workers: grouped per framework,
+the dynamo exporter, TorchScript and PyTorch's own two adapters were one worker's queue, the
+longest of the matrix. The row of each item
 comes from the one runner (`harness.runner.adapter_row`): `unsupported` is a skip with what the
 framework lacks, a known discrepancy an xfail, a failure's message the row's bug report. With
 `--tconv-report DIR` the run's rows (gathered from the xdist workers) become the usual
@@ -161,6 +164,8 @@ def pytest_configure(config: pytest.Config) -> None:
         import_first(a.framework for a in state.adapters)  # one process may run every framework in turn
     config.stash[_STATE] = state
     config.pluginmanager.register(_Reporter(state), "tconv-reporter")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_Scheduling(), "tconv-xdist-scheduling")
     for framework in dict.fromkeys([*FRAMEWORKS, *(a.framework for a in state.adapters)]):
         config.addinivalue_line("markers", f"{framework}: tconv items run by {framework}'s adapters")
 
@@ -197,9 +202,22 @@ class CaseFile(pytest.File):
                     item = CaseItem.from_parent(self, name=f"{case.id}[{adapter.name}{suffix}]", case=case,
                                                 adapter=adapter, check=check)
                     item.add_marker(getattr(pytest.mark, adapter.framework))
-                    if grouped:  # `--dist loadgroup` keeps a framework's imports in one worker
-                        item.add_marker(pytest.mark.xdist_group(adapter.framework))
+                    if grouped:  # `--dist loadgroup`: an adapter's items in order, in one worker
+                        item.add_marker(pytest.mark.xdist_group(adapter.name))
                     yield item
+
+
+class _Scheduling:
+    """`--dist loadgroup` with the pending counts kept as numbers (`harness.xdist_scheduling`:
+    xdist's own scheduler is quadratic in the items, and the matrix has twenty thousand)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        if config.getvalue("dist") != "loadgroup":
+            return None
+        from harness.xdist_scheduling import CountingLoadGroupScheduling
+
+        return CountingLoadGroupScheduling(config, log)
 
 
 class RowFailure(Exception):
