@@ -7,11 +7,12 @@ on. Statuses: `pass`, `fail`, `error`, `unsupported`, `xfail`, `xpass`.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 
 import numpy as np
 
@@ -93,16 +94,54 @@ class Row:
         return {**data, **self.params}
 
 
-@lru_cache(maxsize=256)
+class _References:
+    """The oracle's answers in this process, by the case's content, up to `max_bytes` (the least
+    recently used go first). Every adapter of a run is judged against the same answer: a run takes
+    the adapters one after another over every case (the pytest matrix) or gets each case afresh
+    through a pipe (`tconv run`'s workers), so an identity-keyed LRU of a few hundred cases missed
+    on every row, and the oracle ran once per row instead of once per case."""
+
+    def __init__(self, *, max_bytes: int) -> None:
+        self.max_bytes, self.size = max_bytes, 0
+        self.kept: OrderedDict[tuple[object, ...], tuple[Reference, int]] = OrderedDict()
+
+    def get(self, key: tuple[object, ...], compute: Callable[[], Reference]) -> Reference:
+        if key in self.kept:
+            self.kept.move_to_end(key)
+            return self.kept[key][0]
+        reference = compute()
+        size = sum(v.nbytes for v in vars(reference).values() if isinstance(v, np.ndarray))
+        self.kept[key] = (reference, size)
+        self.size += size
+        while self.size > self.max_bytes and len(self.kept) > 1:
+            _, (_, dropped) = self.kept.popitem(last=False)
+            self.size -= dropped
+        return reference
+
+
+_REFERENCES = _References(max_bytes=256 * 2**20)
+
+
+def _content_key(case: Case) -> tuple[object, ...]:
+    """What the oracle's answer depends on: the case's parameters and the bytes of its arrays."""
+    digest = hashlib.sha256()
+    for values in (case.input, case.kernel, case.bias, case.upstream):
+        if values is not None:
+            array = np.ascontiguousarray(values)
+            digest.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
+        digest.update(b"|")
+    parameters = {k: v for k, v in case.oracle_kwargs().items() if k != "bias"}  # the padding word included
+    return (case.file, case.id, case.dtype, repr(parameters), case.gradual_underflow, digest.hexdigest())
+
+
 def cached_reference(case: Case) -> Reference:
     """The oracle's answer for a case, computed once per process."""
-    return reference_for(case)
+    return _REFERENCES.get(("forward", *_content_key(case)), lambda: reference_for(case))
 
 
-@lru_cache(maxsize=64)
 def cached_gradient_reference(case: Case, check: str) -> Reference:
     """The oracle's gradient for a case, computed once per process (every adapter is judged on it)."""
-    return gradient_reference(case, check)
+    return _REFERENCES.get((check, *_content_key(case)), lambda: gradient_reference(case, check))
 
 
 def _shape(a: np.ndarray | tuple[int, ...] | None) -> str:
