@@ -170,6 +170,7 @@ def bench(args: argparse.Namespace) -> int:
 
     try:
         checks.check_frameworks(args.frameworks, [])
+        checks.check_adapter_globs(args.adapters, [])
         checks.check_writable(args.json, "--json")
         if not args.cases.exists():
             raise BadInput(f"--cases {args.cases}: no such file or folder; give case files or a folder of them")
@@ -178,7 +179,7 @@ def bench(args: argparse.Namespace) -> int:
     except BadInput as error:
         print(f"tconv: {printable(str(error))}", file=sys.stderr)
         return BAD_INPUT
-    adapters = list(select_adapters(frameworks=args.frameworks))
+    adapters = [a for a in select_adapters(frameworks=args.frameworks, names=args.adapters) if not missing_requirements(a)]
     console = Console()
     with stderr_to(Path(tempfile.gettempdir()) / "tconv-bench-frameworks.log"):
         result = bench(adapters, cases_path=args.cases, repeats=args.repeats, suite_seconds=args.suite_seconds,

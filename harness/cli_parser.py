@@ -232,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
                            epilog=EPILOG)
     bench.add_argument("--frameworks", type=_frameworks, default=None, metavar="LIST",
                        help="comma-separated frameworks whose adapters are timed (default: all installed)")
+    bench.add_argument("--adapters", default="*", metavar="GLOB[,GLOB]",
+                       help="only adapters whose name matches one of the globs (default: all of those frameworks)")
     bench.add_argument("--repeats", type=_positive, default=5, metavar="N", help="timed runs per measurement (median)")
     bench.add_argument("--threads", type=_positive, default=2, metavar="N", help="threads for NumPy and PyTorch")
     bench.add_argument("--cases", type=Path, default=Path("cases"), metavar="PATH",

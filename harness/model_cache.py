@@ -9,7 +9,7 @@ as it would run a fresh conversion. The key holds everything the bytes depend on
 - the adapter's name and the route's own details (the Keras padding word, the input's shape);
 - the layer: kernel and bias values, stride, padding, output_padding, dilation, groups,
   output_shape, dtype, the input's shape (not its values: a converter sees a placeholder);
-- tconv's own code (every `.py` file of `adapters/` and `harness/`: an edit converts again);
+- tconv's code that makes the layer (`adapters/`, the case and its dtypes: an edit converts again);
 - the versions of the packages a conversion runs (PyTorch, onnxscript, TensorFlow, tf2onnx, ...);
 - the CPU (`machine.fingerprint`) and the path switches (`TF_ENABLE_ONEDNN_OPTS`, ...): a
   converter may fold constants with this CPU's kernels.
@@ -42,7 +42,8 @@ JAX_SWITCH = "TCONV_JAX_CACHE"  # adapters.jax_lax's compilation cache
 # Distributions whose code runs in a conversion (or shapes what it writes); absent ones are skipped.
 CONVERSION_PACKAGES = ("torch", "onnxscript", "onnx", "onnx-ir", "tensorflow", "tensorflow-cpu", "keras", "tf-keras",
                        "tf2onnx", "ml-dtypes", "numpy", "protobuf", "flatbuffers")
-_CODE_FOLDERS = ("adapters", "harness")
+# tconv's code that decides what a converter is given: the adapters and the case they read.
+_CODE = ("adapters/*.py", "harness/case.py", "harness/casefile.py", "harness/dtypes.py")
 
 
 def enabled() -> bool:
@@ -73,11 +74,11 @@ def folder() -> Path:
 
 @cache
 def _code_digest() -> str:
-    """tconv's own code, as a digest of its sources (an adapter's change must convert again)."""
+    """The adapters' code and the case's, as a digest of their sources (an edit converts again)."""
     digest = hashlib.sha256()
     root = Path(__file__).resolve().parent.parent
-    for name in _CODE_FOLDERS:
-        for path in sorted((root / name).glob("*.py")):
+    for pattern in _CODE:
+        for path in sorted(root.glob(pattern)):
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 

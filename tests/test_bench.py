@@ -13,7 +13,8 @@ pytestmark = pytest.mark.torch
 
 def test_bench_measures_every_part_and_writes_json(tconv, tmp_path) -> None:
     out = tmp_path / "bench.json"
-    status, stdout, err = tconv("bench", "--frameworks", "torch", "--repeats", "1", "--suite-seconds", "1",
+    status, stdout, err = tconv("bench", "--frameworks", "torch", "--adapters", "torch.functional,torch.module",
+                                "--repeats", "1", "--suite-seconds", "1",
                                 "--fuzz-seconds", "1", "--cases", "cases/seeds.yaml", "--json", out)
     assert status == 0, err
     result = json.loads(out.read_text())
@@ -23,6 +24,7 @@ def test_bench_measures_every_part_and_writes_json(tconv, tmp_path) -> None:
         assert row["ratio"] == pytest.approx(row["oracle_ms"] / row["torch_ms"], rel=1e-6)
     timed = {(r["workload"], r["adapter"]) for r in result["adapters"] if r["median_ms"]}
     assert ("dcgan-2d", "torch.functional") in timed and ("volume-3d", "torch.functional") in timed
+    assert {r["adapter"] for r in result["adapters"]} == {"torch.functional", "torch.module"}  # --adapters
     assert {r["framework"] for r in result["suite"]} == {"torch"}
     assert all(r["rows"] > 0 and r["rows_per_s"] > 0 for r in result["suite"])
     assert all(r["examples"] > 0 for r in result["fuzz"])
@@ -33,3 +35,8 @@ def test_bench_measures_every_part_and_writes_json(tconv, tmp_path) -> None:
 def test_bench_needs_torch_in_the_frameworks(tconv) -> None:
     status, _, err = tconv("bench", "--frameworks", "numpy")
     assert status == 2 and "compares the oracle with PyTorch" in err
+
+
+def test_bench_adapters_glob_must_match(tconv) -> None:
+    status, _, err = tconv("bench", "--adapters", "torch.nope*")
+    assert status == 2 and "torch.nope*" in err

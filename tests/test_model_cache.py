@@ -119,3 +119,26 @@ def test_a_run_from_the_cache_writes_the_fresh_runs_report(cache_dir, tconv, tmp
     assert (reports[0]["status"] == "pass").sum() > 5
     for report in reports[1:]:
         pd.testing.assert_frame_equal(report, reports[0])
+
+
+def test_the_key_follows_the_adapters_code_and_nothing_else_of_tconvs(monkeypatch, tmp_path) -> None:
+    from pathlib import Path
+
+    root = Path(model_cache.__file__).resolve().parent.parent
+    digests = {}
+    for changed in ("adapters/pytorch.py", "harness/case.py", "harness/runner.py"):
+        copy = tmp_path / changed.replace("/", "_")
+        for pattern in ("adapters/*.py", "harness/*.py"):
+            for path in root.glob(pattern):
+                target = copy / path.relative_to(root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(path.read_bytes() + (b"\n# edited\n" if path.relative_to(root).as_posix() == changed else b""))
+        (copy / "harness" / "model_cache.py").write_bytes(Path(model_cache.__file__).read_bytes())
+        monkeypatch.setattr(model_cache, "__file__", str(copy / "harness" / "model_cache.py"))
+        model_cache._code_digest.cache_clear()
+        digests[changed] = model_cache._code_digest()
+    monkeypatch.undo()
+    model_cache._code_digest.cache_clear()
+    original = model_cache._code_digest()
+    assert digests["adapters/pytorch.py"] != original and digests["harness/case.py"] != original
+    assert digests["harness/runner.py"] == original  # the runner judges; it does not make the layer
