@@ -105,7 +105,7 @@ def _rows(path) -> pd.DataFrame:  # noqa: ANN001
                     reason="needs PyTorch and ONNX Runtime (torch.onnx_export)")
 def test_a_run_from_the_cache_writes_the_fresh_runs_report(cache_dir, tconv, tmp_path) -> None:
     args = [REPO / "cases" / "seeds.yaml", "--adapters", "torch.onnx_export,tensorflow.tf2onnx", "--formats", "csv",
-            "--quiet", "--jobs", "1"]
+            "--quiet", "--jobs", "2"]
     status, _, err = tconv("run", *args, "--no-cache", "--out", tmp_path / "fresh")
     assert status in (0, 1), err
     assert not cache_dir.exists(), "--no-cache kept something"
