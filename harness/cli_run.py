@@ -86,7 +86,10 @@ def run_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     """`tconv run`; with `--no-cache` the workers (which take this process's environment) keep no
     converted model and no JAX executable."""
     with model_cache.disabled(jax=True) if args.no_cache else contextlib.nullcontext():
-        return _run_command(args, argv)
+        status = _run_command(args, argv)
+    if model_cache.enabled() and not args.no_cache:
+        model_cache.prune()
+    return status
 
 
 def _run_command(args: argparse.Namespace, argv: Sequence[str]) -> int:

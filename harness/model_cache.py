@@ -16,9 +16,10 @@ as it would run a fresh conversion. The key holds everything the bytes depend on
 
 A failed conversion is never kept (its error is the row's story each time). A file is written
 whole (a temporary file, then a rename) with its SHA-256 in front, and one that does not match is
-converted again. `TCONV_MODEL_CACHE=0` (`tconv run --no-cache`) turns it off; an unwritable
-folder just converts. The fuzzer (random layers, never seen again) and `tconv bench` (which times
-conversions) run without it. The report is the same with or without it (`tests/test_model_cache.py`).
+converted again; past 1 GiB the longest unused go (`prune`, after each `tconv run`).
+`TCONV_MODEL_CACHE=0` (`tconv run --no-cache`) turns it off; an unwritable folder just converts.
+The fuzzer (random layers, never seen again) and `tconv bench` (which times conversions) run
+without it. The report is the same with or without it (`tests/test_model_cache.py`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ JAX_SWITCH = "TCONV_JAX_CACHE"  # adapters.jax_lax's compilation cache
 CONVERSION_PACKAGES = ("torch", "onnxscript", "onnx", "onnx-ir", "tensorflow", "tensorflow-cpu", "keras", "tf-keras",
                        "tf2onnx", "ml-dtypes", "numpy", "protobuf", "flatbuffers")
 # tconv's code that decides what a converter is given: the adapters and the case they read.
+MAX_BYTES = 1 << 30  # what `prune` keeps of the folder: the built-in suite's models are ~10 MB a set
 _CODE = ("adapters/*.py", "harness/case.py", "harness/casefile.py", "harness/dtypes.py")
 
 
@@ -121,10 +123,33 @@ def converted(adapter: str, case: Case, convert: Callable[[], bytes], *, extra: 
     path = folder() / adapter / f"{layer_key(adapter, case, extra)}.bin"
     kept = _read(path)
     if kept is not None:
+        with contextlib.suppress(OSError):
+            os.utime(path)  # last used now: `prune` drops the longest unused first
         return kept
     model = convert()
     _write(path, model)
     return model
+
+
+def prune(*, max_bytes: int = MAX_BYTES) -> int:
+    """Delete the longest unused models until the folder holds at most `max_bytes` (every edit of
+    an adapter or upgrade of a framework starts a new set); returns how many went. Called at the
+    end of `tconv run`; a file another run deletes meanwhile is simply gone."""
+    entries = []
+    for path in folder().glob("*/*.bin"):
+        with contextlib.suppress(OSError):
+            stat = path.stat()
+            entries.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in entries)
+    removed = 0
+    for _, size, path in sorted(entries, key=lambda entry: entry[0]):
+        if total <= max_bytes:
+            break
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed += 1
+        total -= size
+    return removed
 
 
 def _read(path: Path) -> bytes | None:

@@ -142,3 +142,16 @@ def test_the_key_follows_the_adapters_code_and_nothing_else_of_tconvs(monkeypatc
     original = model_cache._code_digest()
     assert digests["adapters/pytorch.py"] != original and digests["harness/case.py"] != original
     assert digests["harness/runner.py"] == original  # the runner judges; it does not make the layer
+
+
+def test_prune_drops_the_longest_unused_models_first(cache_dir) -> None:
+    converters = {name: Converter() for name in "abcd"}
+    for offset, name in enumerate("abcd"):
+        model_cache.converted(name, SEED, converters[name])
+        path = next((cache_dir / "models" / name).glob("*.bin"))
+        os.utime(path, (1_000_000 + offset, 1_000_000 + offset))  # a, b, c, d: oldest first
+    model_cache.converted("a", SEED, converters["a"])  # read: a is the most recently used now
+    size = next((cache_dir / "models" / "a").glob("*.bin")).stat().st_size
+    assert model_cache.prune(max_bytes=2 * size) == 2
+    assert sorted(p.parent.name for p in cache_dir.rglob("*.bin")) == ["a", "d"]
+    assert model_cache.prune(max_bytes=2 * size) == 0
