@@ -14,17 +14,22 @@ from adapters.base import import_framework
 from adapters.onnx_model import OnnxModelAdapter
 
 
+def cpu_session(model: bytes) -> Any:
+    """An ONNX Runtime session of the model on the CPU provider, its errors as exceptions and no log
+    lines: how every adapter that runs a model in ONNX Runtime (this one, the converters') opens it."""
+    ort = import_framework("onnxruntime")
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+
+
 class OnnxRuntime(OnnxModelAdapter):
     name = "onnxruntime.cpu"
     framework = "onnxruntime"
     runtime = "ONNX Runtime's CPU provider"
 
     def execute(self, model: Any, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        ort = import_framework("onnxruntime")
-        options = ort.SessionOptions()
-        options.log_severity_level = 4  # errors come back as exceptions; no log lines
-        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-        return session.run(["Y"], inputs)[0]
+        return cpu_session(model.SerializeToString()).run(["Y"], inputs)[0]
 
 
 ADAPTERS = (OnnxRuntime(),)

@@ -22,6 +22,7 @@ import numpy as np
 from adapters.base import framework_installed, import_framework, module_installed, probe_error
 from adapters.keras3 import KerasLayer, layer_extra, traced_layer
 from adapters.layout import from_channels_last
+from adapters.onnx_runtime import cpu_session
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
 from adapters.tensorflow_nn import _TensorFlowTranspose, graph_function, graph_supports
 from harness import model_cache
@@ -41,10 +42,7 @@ def _converted(function) -> bytes:  # noqa: ANN001 - a tf.function with an input
 
 
 def _in_onnxruntime(model: bytes, x: np.ndarray) -> np.ndarray:
-    ort = import_framework("onnxruntime")
-    options = ort.SessionOptions()
-    options.log_severity_level = 4  # errors come back as exceptions; no log lines
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    session = cpu_session(model)
     return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0])
 
 

@@ -35,6 +35,7 @@ from typing import ClassVar
 import numpy as np
 
 from adapters.base import framework_installed, import_framework, probe_error
+from adapters.onnx_runtime import cpu_session
 from adapters.pytorch import _crop, _output_size_fits, _plans, _Torch, _tensor, conv_transpose_module
 from harness import model_cache
 from harness.case import Case
@@ -160,11 +161,7 @@ def _raise_cause_of_export_failure(error: Exception) -> None:
 
 
 def _in_onnxruntime(model: bytes, x: np.ndarray) -> np.ndarray:
-    ort = import_framework("onnxruntime")
-    options = ort.SessionOptions()
-    options.log_severity_level = 4  # errors come back as exceptions; no log lines
-    session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
-    return session.run(["Y"], {"X": x})[0]
+    return cpu_session(model).run(["Y"], {"X": x})[0]
 
 
 def _input(case: Case) -> np.ndarray:
