@@ -15,6 +15,15 @@ import numpy as np
 from harness.geometry import DimPadding, full_length, output_shape_form, output_window
 
 
+def array_bytes(values: np.ndarray | None) -> bytes:
+    """An array's dtype, shape and contents as bytes (`b"none"` for no array): what a key of a
+    case's content hashes (the oracle's kept answers, the kept converted models)."""
+    if values is None:
+        return b"none"
+    array = np.ascontiguousarray(values)
+    return f"{array.dtype.str}{array.shape}".encode() + b":" + array.tobytes()
+
+
 def _fmt_seq(values: tuple[int, ...]) -> str:
     """`2` when every dimension agrees, `[2, 1]` otherwise."""
     return str(values[0]) if len(set(values)) == 1 else "[" + ", ".join(map(str, values)) + "]"

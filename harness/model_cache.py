@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from harness import machine
-from harness.case import Case
+from harness.case import Case, array_bytes
 
 SWITCH = "TCONV_MODEL_CACHE"
 JAX_SWITCH = "TCONV_JAX_CACHE"  # adapters.jax_lax's compilation cache
@@ -96,13 +96,6 @@ def _versions() -> str:
     return ";".join(found)
 
 
-def _array_bytes(values: np.ndarray | None) -> bytes:
-    if values is None:
-        return b"none"
-    array = np.ascontiguousarray(values)
-    return f"{array.dtype.str}{array.shape}".encode() + b":" + array.tobytes()
-
-
 def layer_key(adapter: str, case: Case, extra: Iterable[object] = ()) -> str:
     """The key of one conversion: see the module docstring for what goes in."""
     digest = hashlib.sha256()
@@ -111,7 +104,7 @@ def layer_key(adapter: str, case: Case, extra: Iterable[object] = ()) -> str:
               _versions(), _code_digest(), machine.fingerprint(), sorted(machine.switches().items()))
     digest.update(repr(fields).encode("utf-8"))
     for values in (case.kernel, case.bias):
-        digest.update(_array_bytes(values))
+        digest.update(array_bytes(values))
     return digest.hexdigest()
 
 

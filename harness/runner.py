@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from adapters.base import Adapter, import_first
-from harness.case import Case
+from harness.case import Case, array_bytes
 from harness import machine
 from harness.diagnosis import diagnose
 from harness.discrepancies import KnownDiscrepancies
@@ -126,10 +126,7 @@ def _content_key(case: Case) -> tuple[object, ...]:
     """What the oracle's answer depends on: the case's parameters and the bytes of its arrays."""
     digest = hashlib.sha256()
     for values in (case.input, case.kernel, case.bias, case.upstream):
-        if values is not None:
-            array = np.ascontiguousarray(values)
-            digest.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
-        digest.update(b"|")
+        digest.update(array_bytes(values) + b"|")
     parameters = {k: v for k, v in case.oracle_kwargs().items() if k != "bias"}  # the padding word included
     return (case.file, case.id, case.dtype, repr(parameters), case.gradual_underflow, digest.hexdigest())
 
