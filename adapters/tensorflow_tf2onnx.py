@@ -107,8 +107,9 @@ class KerasTf2Onnx(KerasLayer):
     route = "conversion: keras.layers.ConvTranspose -> tf2onnx -> ONNX Runtime CPU"
 
     def supports(self, case: Case) -> str | None:
-        if _converter_missing():
-            return _converter_missing()
+        missing = _converter_missing()
+        if missing:
+            return missing
         if not framework_installed("tensorflow"):
             return "tensorflow is needed (tf2onnx converts the Keras layer traced on TensorFlow)"
         return super().supports(case) or self._missing(case.dtype, case.rank)

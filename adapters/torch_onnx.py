@@ -17,8 +17,8 @@ Its public entry point rebuilds the torchlib registry on every call (2 of its 2.
 process and calls the same pipeline with it, and falls back to the public call where that internal
 entry point is missing. torch.export then lists every CompositeImplicitAutograd op of every
 namespace twice per export; `_cia_ops_listed_once` keeps that list while the dispatcher's
-registrations stay the same (0.39 -> 0.25-0.31 s an export, measured in one process). The model written is byte for byte the public call's
-(tests/test_torch_onnx.py).
+registrations stay the same (0.39 -> 0.25-0.31 s an export, measured in one process). The model
+written is byte for byte the public call's (tests/test_torch_onnx.py).
 """
 
 from __future__ import annotations

@@ -240,8 +240,9 @@ class CaseItem(pytest.Item):
         else:
             if not framework_installed(self.adapter.framework):
                 pytest.skip(f"{self.adapter.framework} is not installed")
-            if missing_requirements(self.adapter):  # a converter the adapter requires (its own tox env)
-                pytest.skip(f"{', '.join(missing_requirements(self.adapter))} is not installed")
+            missing = missing_requirements(self.adapter)  # a converter the adapter requires (its own tox env)
+            if missing:
+                pytest.skip(f"{', '.join(missing)} is not installed")
             with warnings.catch_warnings():  # the frameworks' own deprecation notices are not findings
                 warnings.simplefilter("ignore", DeprecationWarning)
                 state = self.config.stash[_STATE]
