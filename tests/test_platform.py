@@ -82,7 +82,9 @@ def test_keras_runs_its_own_same_with_output_padding() -> None:
     assert sent["padding"] == "same" and sent["output_padding"] == "(1, 1)" and sent["window"] == "mismatch"
 
 
-def test_tensorflow_path_follows_onednn_and_padding() -> None:
+@pytest.mark.tensorflow
+@pytest.mark.xdist_group("tensorflow-path-probes")
+def test_tensorflow_path_follows_onednn_and_padding(tensorflow_probes) -> None:
     pytest.importorskip("tensorflow")
     from adapters.tensorflow_nn import TensorFlowConvTranspose, onednn_enabled
 
@@ -90,11 +92,7 @@ def test_tensorflow_path_follows_onednn_and_padding() -> None:
     assert adapter.path(_case(padding=1)) == "eigen"  # explicit pairs never reach oneDNN
     assert adapter.path(_case(dtype="float64", padding="valid")) == "eigen"
     assert adapter.path(_case(padding="valid")) == ("onednn" if onednn_enabled() else "eigen")
-    code = ("from harness.casefile import case_from_mapping as m; from adapters.tensorflow_nn import ADAPTERS as A;"
-            "print(A[0].path(m({'id':'p','input':[[1.,2.],[3.,4.]],'kernel':[[1.,0.],[2.,-1.]],'padding':'valid'})))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300,
-                          env={**__import__("os").environ, "TF_ENABLE_ONEDNN_OPTS": "0"})
-    assert done.stdout.strip().splitlines()[-1] == "eigen", done.stderr[-500:]
+    assert tensorflow_probes["eigen"]["float32-valid"] == "eigen"  # a process started with oneDNN off
 
 
 def test_torch_path_is_pytorchs_own_backend_choice(monkeypatch) -> None:
@@ -107,38 +105,62 @@ def test_torch_path_is_pytorchs_own_backend_choice(monkeypatch) -> None:
     assert TorchFunctional().path(case).startswith("native")
 
 
+# One process per environment runs every probe: TensorFlow's import is most of its time.
 _PATH_PROBE = """
-import sys, numpy as np
+import json, sys, numpy as np
 from harness.casefile import case_from_mapping
 from adapters.tensorflow_nn import ADAPTERS
 import yaml
-case = case_from_mapping({"id": "p", "dtype": "float16", "padding": yaml.safe_load(sys.argv[1]), "stride": 2,
-                          "input": {"shape": [1, 128, 5, 5], "seed": 7, "distribution": "uniform", "low": 0, "high": 1},
-                          "kernel": {"shape": [128, 2, 3, 3], "seed": 8, "distribution": "uniform", "low": 0, "high": 1}})
-np.save(sys.argv[2], ADAPTERS[0].run(case).astype(np.float32))
-print(ADAPTERS[0].path(case))
+paths = {}
+for padding in sys.argv[2:]:
+    case = case_from_mapping({"id": "p", "dtype": "float16", "padding": yaml.safe_load(padding), "stride": 2,
+                              "input": {"shape": [1, 128, 5, 5], "seed": 7, "distribution": "uniform", "low": 0, "high": 1},
+                              "kernel": {"shape": [128, 2, 3, 3], "seed": 8, "distribution": "uniform", "low": 0, "high": 1}})
+    np.save(f"{sys.argv[1]}-{len(paths)}.npy", ADAPTERS[0].run(case).astype(np.float32))
+    paths[padding] = ADAPTERS[0].path(case)
+small = case_from_mapping({"id": "p", "input": [[1., 2.], [3., 4.]], "kernel": [[1., 0.], [2., -1.]], "padding": "valid"})
+paths["float32-valid"] = ADAPTERS[0].path(small)
+print(json.dumps(paths))
 """
+_PROBED_PADDINGS = ("valid", "[[1, 1], [1, 1]]")
 
 
-@pytest.mark.tensorflow
-@pytest.mark.parametrize("padding", ["valid", "1"])
-def test_tensorflow_path_label_is_true(tmp_path, padding) -> None:
-    """The `path` label is checked against what ran: a row labelled `eigen` gives bit for bit
-    what TensorFlow gives with oneDNN off; one labelled `onednn` does not (positive float16 data
-    with 128 channels, where Eigen's float16 sums differ)."""
+@pytest.fixture(scope="session")
+def tensorflow_probes(tmp_path_factory) -> dict[str, dict[str, object]]:
+    """What the TensorFlow adapter says and gives in a process with oneDNN as TensorFlow decides
+    (`here`) and in one started with `TF_ENABLE_ONEDNN_OPTS=0` (`eigen`): each padding's path
+    label and result, and the path of a small float32 `valid` case."""
     pytest.importorskip("tensorflow")
+    import json
     import os
 
     import numpy as np
 
-    arg = padding if padding == "valid" else "[[1, 1], [1, 1]]"
+    folder = tmp_path_factory.mktemp("tensorflow-probes")
     env = dict(os.environ)
     env.pop("TF_ENABLE_ONEDNN_OPTS", None)
-    here = subprocess.run([sys.executable, "-c", _PATH_PROBE, arg, str(tmp_path / "here.npy")], capture_output=True,
-                          text=True, cwd=REPO, timeout=300, env=env)
-    eigen = subprocess.run([sys.executable, "-c", _PATH_PROBE, arg, str(tmp_path / "eigen.npy")], capture_output=True,
-                           text=True, cwd=REPO, timeout=300, env={**env, "TF_ENABLE_ONEDNN_OPTS": "0"})
-    path = here.stdout.strip().splitlines()[-1]
-    assert eigen.stdout.strip().splitlines()[-1] == "eigen", eigen.stderr[-500:]
-    same = np.array_equal(np.load(tmp_path / "here.npy"), np.load(tmp_path / "eigen.npy"))
+    probes = {}
+    for name, extra in (("here", {}), ("eigen", {"TF_ENABLE_ONEDNN_OPTS": "0"})):
+        done = subprocess.run([sys.executable, "-c", _PATH_PROBE, str(folder / name), *_PROBED_PADDINGS],
+                              capture_output=True, text=True, cwd=REPO, timeout=300, env={**env, **extra})
+        assert done.returncode == 0, done.stderr[-2000:]
+        probes[name] = json.loads(done.stdout.strip().splitlines()[-1])
+        for index, padding in enumerate(_PROBED_PADDINGS):
+            probes[name][padding] = (probes[name][padding], np.load(folder / f"{name}-{index}.npy"))
+    return probes
+
+
+@pytest.mark.tensorflow
+@pytest.mark.xdist_group("tensorflow-path-probes")
+@pytest.mark.parametrize("padding", _PROBED_PADDINGS, ids=["valid", "explicit-pairs"])
+def test_tensorflow_path_label_is_true(tensorflow_probes, padding) -> None:
+    """The `path` label is checked against what ran: a row labelled `eigen` gives bit for bit
+    what TensorFlow gives with oneDNN off; one labelled `onednn` does not (positive float16 data
+    with 128 channels, where Eigen's float16 sums differ)."""
+    import numpy as np
+
+    path, here = tensorflow_probes["here"][padding]
+    eigen_path, eigen = tensorflow_probes["eigen"][padding]
+    assert eigen_path == "eigen"
+    same = np.array_equal(here, eigen)
     assert same == (path == "eigen"), f"path {path!r} but results {'equal' if same else 'differ'} to Eigen's"
