@@ -209,7 +209,8 @@ class CaseFile(pytest.File):
 
 class _Scheduling:
     """`--dist loadgroup` with the pending counts kept as numbers (`harness.xdist_scheduling`:
-    xdist's own scheduler is quadratic in the items, and the matrix has twenty thousand)."""
+    xdist's own scheduler is quadratic in the items, and the matrix has twenty thousand), and with
+    its groups kept on pytest 9.2, whose node ids xdist's group suffix no longer reaches."""
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
@@ -218,6 +219,13 @@ class _Scheduling:
         from harness.xdist_scheduling import CountingLoadGroupScheduling
 
         return CountingLoadGroupScheduling(config, log)
+
+    @pytest.hookimpl(trylast=True)  # after xdist's own suffix, which pytest 9.2 no longer reads
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
+        if getattr(config.option, "loadgroup", False):  # set in xdist's workers under `--dist loadgroup`
+            from harness.xdist_scheduling import group_node_ids
+
+            group_node_ids(items)
 
 
 class RowFailure(Exception):

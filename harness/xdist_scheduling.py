@@ -8,6 +8,12 @@ the two workers spent on the rows, and `pytest -n 2` of the matrix took 383 s wh
 took 206 s (AVX2 EPYC, 2 cores). This scheduler is the same one, groups and order unchanged, with
 the pending count kept as a number per worker and the indexes looked up in a dict; the plugin
 hands it to xdist through xdist's own hook (`pytest_xdist_make_scheduler`) when `--dist loadgroup`.
+
+`--dist loadgroup` also stopped grouping on pytest 9.2: xdist (3.8.0) tells the scheduler an
+item's group by appending `@group` to its node id in the worker, and writes the old `_nodeid`
+field, which pytest 9.2's structured node ids (`_id`) no longer read. Nothing fails: the groups are
+simply spread over the workers (pytest-xdist issue #1386, open; the fix, PR #1388, is not
+released). `group_node_ids` writes the suffix where pytest 9.2 keeps the id.
 """
 
 from __future__ import annotations
@@ -15,6 +21,24 @@ from __future__ import annotations
 from typing import Any
 
 from xdist.scheduler import LoadGroupScheduling
+
+
+def group_node_ids(items: list[Any]) -> int:
+    """Append `@<group>` to the node id of each item with an `xdist_group` mark where xdist's own
+    suffix did not take (pytest's structured `_id`); returns how many it changed."""
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest: xdist's own `_nodeid` suffix works there
+        return 0
+    changed = 0
+    for item in items:
+        groups = {str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+                  for mark in item.iter_markers("xdist_group")}
+        if groups and isinstance(getattr(item, "_id", None), NodeId) and not item.nodeid.endswith(
+                "@" + "_".join(sorted(groups))):
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(groups))}")
+            changed += 1
+    return changed
 
 
 class CountingLoadGroupScheduling(LoadGroupScheduling):
