@@ -14,7 +14,7 @@ import importlib.util
 import os
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
@@ -175,6 +175,13 @@ class Adapter(ABC):
         `output_padding: 0`): what known-discrepancy entries match on as `sent_<key>`, since
         an entry's reason is about what the framework saw, not about the canonical case."""
         return {}
+
+    def prepare(self, cases: Sequence[Case]) -> None:
+        """Do ahead, for many upcoming cases at once, work `run` would otherwise do one case at a
+        time (a converter's fixed cost per call is most of a conversion). Optional and advisory:
+        the runner calls it with the next few cases of this adapter and ignores its errors, `run`
+        must give the same answer whether it was called or not, and a case it left out (or that
+        failed in it) is done by `run` alone, so its row carries its own error."""
 
     def path(self, case: Case) -> str:
         """The kernel family the framework takes for this case on this machine (`onednn`,

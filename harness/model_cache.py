@@ -108,6 +108,11 @@ def layer_key(adapter: str, case: Case, extra: Iterable[object] = ()) -> str:
     return digest.hexdigest()
 
 
+def kept(adapter: str, case: Case, *, extra: Iterable[object] = ()) -> bool:
+    """Whether a run made this layer's model before and the cache would give it (no conversion)."""
+    return enabled() and (folder() / adapter / f"{layer_key(adapter, case, extra)}.bin").is_file()
+
+
 def converted(adapter: str, case: Case, convert: Callable[[], bytes], *, extra: Iterable[object] = ()) -> bytes:
     """`convert()`'s bytes for this layer: from the cache when a run made them before, else made
     now and kept (only when the conversion succeeded)."""

@@ -67,6 +67,7 @@ class _Session:
         except ValueError as error:
             raise pytest.UsageError(f"--tconv-known: {error}") from None
         self._gradients: dict[tuple[int, str], list[Any]] = {}
+        self._ahead: dict[str, tuple[list[Any], dict[Any, int]]] = {}  # per adapter: forward items, those not handed
         baseline = option.tconv_baseline or config.getini("tconv_baseline")
         self.baseline = Path(baseline) if baseline else None
         if self.baseline is not None and not self.baseline.is_file():
@@ -82,6 +83,24 @@ class _Session:
         if key not in self._gradients:
             self._gradients = {key: gradient_rows(case, adapter, discrepancies=self.known)}
         return next(r for r in self._gradients[key] if r.check == check)
+
+    def prepare_ahead(self, item: CaseItem) -> None:
+        """Hand the adapter this item's case and the next few of its forward items not handed yet
+        (the order this process runs an adapter's items in: xdist keeps an adapter's group in one
+        worker); nothing for an adapter without a `prepare`."""
+        from harness.runner import PREPARE_AHEAD, prepare, prepares
+
+        name = item.adapter.name
+        if name not in self._ahead:
+            items = [i for i in item.session.items if isinstance(i, CaseItem) and i.adapter is item.adapter
+                     and i.check == "forward"] if prepares(item.adapter) else []
+            self._ahead[name] = (items, {i: n for n, i in enumerate(items)})
+        items, not_handed = self._ahead[name]
+        start = not_handed.get(item)
+        if start is None:
+            return
+        batch = [i for i in items[start:start + PREPARE_AHEAD] if not_handed.pop(i, None) is not None]
+        prepare(item.adapter, [i.case for i in batch])
 
     def display_name(self, path: Path) -> str:
         """A case file's name as `tconv run ROOT` gives it (relative to the case folder it was
@@ -255,6 +274,7 @@ class CaseItem(pytest.Item):
                 warnings.simplefilter("ignore", DeprecationWarning)
                 state = self.config.stash[_STATE]
                 if self.check == "forward":
+                    state.prepare_ahead(self)
                     row = adapter_row(self.case, self.adapter, discrepancies=state.known)
                 else:
                     row = state.gradient_row(self.case, self.adapter, self.check)

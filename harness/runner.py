@@ -7,6 +7,7 @@ on. Statuses: `pass`, `fail`, `error`, `unsupported`, `xfail`, `xpass`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 import traceback
@@ -445,6 +446,10 @@ def run(
     """Every case on every adapter, plus an oracle row for each case with golden data."""
     adapters = list(adapters)
     import_first(a.framework for a in adapters)
+    forward = [case for case in cases if "forward" in case.checks]
+    for adapter in adapters:
+        for start in range(0, len(forward), PREPARE_AHEAD):
+            prepare(adapter, forward[start:start + PREPARE_AHEAD])
     rows: list[Row] = []
     for case in cases:
         produced: list[Row | None] = [oracle_row(case)]
@@ -459,6 +464,21 @@ def run(
                     on_row(row)
     stale = [e.label for e in discrepancies.stale()] if discrepancies is not None else []
     return RunResult(rows, missing_frameworks, stale)
+
+
+PREPARE_AHEAD = 32  # cases handed to `Adapter.prepare` at a time: a converter call's worth
+
+
+def prepares(adapter: Adapter) -> bool:
+    """Whether the adapter does anything in `prepare` (only then are cases sent ahead to it)."""
+    return type(adapter).prepare is not Adapter.prepare
+
+
+def prepare(adapter: Adapter, cases: Sequence[Case]) -> None:
+    """`adapter.prepare(cases)`, whose failure decides nothing: each row then does its own work."""
+    if cases and prepares(adapter):
+        with contextlib.suppress(Exception):
+            adapter.prepare(cases)
 
 
 def planned_rows(cases: Sequence[Case], adapters: Iterable[Adapter]) -> int:

@@ -63,11 +63,16 @@ def run_isolated(
     lock = threading.Lock()
     oracle_rows: dict[int, runner.Row] = {}
     by_family: dict[str, list[Job]] = {}
-    for case_index, case in enumerate(cases):
-        for adapter_index, adapter in enumerate(adapters):
-            if runner.job_checks(case):
-                job = Job(case_index * len(adapters) + adapter_index, case, adapter.name, adapter.framework)
-                by_family.setdefault(adapter.framework, []).append(job)
+    for adapter_index, adapter in enumerate(adapters):
+        ahead = [(i, case) for i, case in enumerate(cases) if runner.job_checks(case)]
+        for position, (case_index, case) in enumerate(ahead):
+            upcoming = ()
+            if position % runner.PREPARE_AHEAD == 0 and runner.prepares(adapter):
+                upcoming = tuple(c for _, c in ahead[position:position + runner.PREPARE_AHEAD] if "forward" in c.checks)
+            job = Job(case_index * len(adapters) + adapter_index, case, adapter.name, adapter.framework, upcoming)
+            by_family.setdefault(adapter.framework, []).append(job)
+    for jobs_of_family in by_family.values():
+        jobs_of_family.sort(key=lambda job: job.index)  # case by case, as before: the serial order
     done: dict[int, list[runner.Row]] = {}
 
     def report(rows: list[runner.Row]) -> None:

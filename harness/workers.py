@@ -53,6 +53,8 @@ class Job:
     case: Case
     adapter: str
     framework: str
+    # this case and the next few of its adapter, for `Adapter.prepare` (on every PREPARE_AHEAD-th job)
+    upcoming: tuple[Case, ...] = ()
 
 
 def death_message(exitcode: int | None) -> str:
@@ -121,6 +123,7 @@ def serve(conn: Connection, framework: str, plugins: Sequence[str], log: str | N
             rows = runner.failed_rows(job.case, job.adapter, job.framework,
                                       f"the worker could not load adapter {job.adapter!r}")
         else:
+            runner.prepare(adapter, job.upcoming)
             rows = runner.guarded_rows(job.case, adapter)
         conn.send(rows)
 

@@ -57,3 +57,83 @@ def test_the_kept_op_list_is_the_fresh_one_and_follows_new_registrations() -> No
         assert any(op.name() == "tconv_test_ns::twice" for op in fast())
         assert fast() == original()
     assert exported_program._collect_all_valid_cia_ops is original
+
+
+def _without_metadata(model_bytes: bytes):  # noqa: ANN202 - an onnx.ModelProto
+    """The model with its `metadata_props` cleared everywhere: the exporter's debugging notes (the
+    source line, the fx node's name, the program's signature), which name the batch's module."""
+    import onnx
+
+    model = onnx.load_from_string(model_bytes)
+    graph = model.graph
+    for part in (model, graph, *graph.node, *graph.input, *graph.output, *graph.value_info, *graph.initializer):
+        del part.metadata_props[:]
+    return model
+
+
+# A batch of the three files' every 5th float32 case and every 9th other one: the layers side by side.
+BATCH = [c for n, c in enumerate(load_cases(["cases/shapes.yaml", "cases/padding.yaml", "cases/output_shape.yaml",
+                                             "cases/dtypes.yaml", "cases/ranks.yaml"]))
+         if n % (5 if c.dtype == "float32" else 9) == 0]
+
+
+def _outcome(model: bytes, x):  # noqa: ANN001, ANN202
+    """ONNX Runtime's result for the model, or its error message."""
+    from adapters.onnx_runtime import cpu_session
+
+    try:
+        return cpu_session(model).run(["Y"], {"X": x})[0]
+    except Exception as error:  # noqa: BLE001
+        return str(error).split("Status Message:")[-1]
+
+
+def test_a_layer_cut_from_a_batched_export_is_its_single_export() -> None:
+    import numpy as np
+
+    from adapters.torch_onnx import TorchOnnxDynamo, _dynamo_exported_together, _exported, _input
+
+    adapter = TorchOnnxDynamo()
+    cases = [c for c in BATCH if adapter.supports(c) is None]
+    by_dtype: dict[str, list] = {}
+    for case in cases:
+        by_dtype.setdefault(case.dtype, []).append(case)
+    assert len(cases) >= 30 and len(by_dtype) >= 2
+    compared = 0
+    for batch in by_dtype.values():
+        for case, cut in zip(batch, _dynamo_exported_together(batch), strict=True):
+            alone = _exported(case, dynamo=True)
+            assert _without_metadata(cut) == _without_metadata(alone), case.id  # names and all
+            cut_y, alone_y = _outcome(cut, _input(case)), _outcome(alone, _input(case))
+            assert type(cut_y) is type(alone_y), case.id  # ONNX Runtime refuses some (a known entry): both then
+            assert np.array_equal(cut_y, alone_y, equal_nan=True) if isinstance(cut_y, np.ndarray) else cut_y == alone_y
+            compared += 1
+    assert compared == len(cases)
+
+
+def test_prepare_exports_ahead_and_a_failing_layer_is_left_to_its_row(monkeypatch) -> None:
+    """`prepare` hands `run` the cut models (no export left to do), halves a batch around a layer
+    that fails, and leaves that layer to its row."""
+    from adapters import torch_onnx
+    from harness import model_cache
+    from harness.runner import adapter_row
+
+    adapter = torch_onnx.TorchOnnxDynamo()
+    cases = [c for c in BATCH if c.dtype == "float32" and adapter.supports(c) is None][:6]
+    real = torch_onnx._dynamo_exported_together
+    refused = cases[4]
+
+    def together(batch):  # noqa: ANN001, ANN202 - the real export, refusing one layer as a converter might
+        if refused in batch:
+            raise RuntimeError("cannot export this one")
+        return real(batch)
+
+    monkeypatch.setattr(torch_onnx, "_dynamo_exported_together", together)
+    with model_cache.disabled():
+        torch_onnx._PREPARED.clear()
+        adapter.prepare(cases)
+        assert set(torch_onnx._PREPARED) == {model_cache.layer_key(adapter.name, c) for c in cases if c is not refused}
+        exported_alone = []
+        monkeypatch.setattr(torch_onnx, "_exported", lambda case, dynamo: exported_alone.append(case) or real([case])[0])
+        rows = [adapter_row(case, adapter) for case in cases]
+    assert exported_alone == [refused] and not torch_onnx._PREPARED
+    assert [r.status for r in rows] == ["pass"] * len(cases), [r.message for r in rows]
