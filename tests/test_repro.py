@@ -80,7 +80,7 @@ def _group(path) -> tuple[tuple[str, str, str], ...]:
 def _param(path):
     framework, _ = _header(path)
     # one xdist worker runs a group: its scripts share processes
-    group = "repro:" + ",".join(f"{how}:{key}={value}" for how, key, value in _group(path))
+    group = ":".join(["repro", *(f"{how}:{key}={value}" for how, key, value in _group(path))])
     return pytest.param(path, id=path.name, marks=[getattr(pytest.mark, framework), pytest.mark.xdist_group(group)])
 
 
