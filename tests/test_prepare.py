@@ -4,16 +4,13 @@ Its failure decides nothing: every row is still made by `run`, and says what `ru
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from harness.runner import PREPARE_AHEAD
-from tests.conftest import REPO
+from tests.conftest import child_pytest
 
 pytestmark = pytest.mark.numpy
 
@@ -93,10 +90,8 @@ def test_tconv_runs_workers_prepare_ahead(project: Path, tconv) -> None:
 @pytest.mark.parametrize("workers", [[], ["-n", "2", "--dist", "loadgroup"]], ids=["one-process", "xdist"])
 def test_pytest_items_prepare_ahead(project: Path, workers: list[str]) -> None:
     pytest.importorskip("xdist") if workers else None
-    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--tconv", "cases.yaml",
-                           "--tconv-plugin", "noting.py", "--tconv-frameworks", "noting", "-q", *workers],
-                          cwd=project, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
-                          timeout=300)
+    done = child_pytest(project, "--tconv", "cases.yaml", "--tconv-plugin", "noting.py", "--tconv-frameworks", "noting",
+                     "-q", *workers)
     assert done.returncode == 0, done.stdout[-2000:]
     assert f"{CASES} passed" in done.stdout
     _check(_batches(project))

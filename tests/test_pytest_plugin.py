@@ -8,9 +8,6 @@ messages and the report can be checked without depending on a framework being wr
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -18,7 +15,7 @@ import pandas as pd
 import pytest
 
 from adapters import select_adapters
-from tests.conftest import REPO
+from tests.conftest import child_pytest
 
 CASES = """\
 cases:
@@ -76,15 +73,8 @@ def project(tmp_path: Path) -> Path:
 NUMPY_ADAPTERS = len(select_adapters(frameworks=["numpy"]))
 
 
-def pytest_in(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`python -m pytest ARGS` in `folder`, tconv importable as when it is installed."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args], cwd=folder, env=env,
-                          capture_output=True, text=True, timeout=300)
-
-
 def test_items_carry_ids_from_the_data(project: Path) -> None:
-    result = pytest_in(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy", "--collect-only", "-q")
+    result = child_pytest(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy", "--collect-only", "-q")
     ids = [line for line in result.stdout.splitlines() if "::" in line]
     assert "my_cases/layers.yaml::unet-up[numpy.scatter]" in ids
     assert "my_cases/layers.yaml::golden[oracle]" in ids
@@ -94,7 +84,7 @@ def test_items_carry_ids_from_the_data(project: Path) -> None:
 
 
 def test_a_failing_item_reports_the_row_and_the_report_is_written(project: Path) -> None:
-    result = pytest_in(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy,mine",
+    result = child_pytest(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy,mine",
                        "--tconv-plugin", "flipped.py", "--tconv-report", "out", "-q")
     assert result.returncode == 1, result.stdout[-2000:]
     assert "FAILED my_cases/layers.yaml::unet-up[mine.flipped]" in result.stdout
@@ -108,7 +98,7 @@ def test_a_failing_item_reports_the_row_and_the_report_is_written(project: Path)
 
 
 def test_markers_select_frameworks(project: Path) -> None:
-    result = pytest_in(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy,mine",
+    result = child_pytest(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy,mine",
                        "--tconv-plugin", "flipped.py", "-m", "not mine", "-q")
     assert result.returncode == 0, result.stdout[-2000:]
     assert f"{3 * NUMPY_ADAPTERS + 1} passed, 3 deselected" in result.stdout
@@ -116,7 +106,7 @@ def test_markers_select_frameworks(project: Path) -> None:
 
 def test_xdist_workers_send_their_rows_to_the_report(project: Path) -> None:
     pytest.importorskip("xdist")
-    result = pytest_in(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy", "-n", "2",
+    result = child_pytest(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy", "-n", "2",
                        "--tconv-report", "out", "-q")
     assert result.returncode == 0, result.stdout[-2000:]
     frame = pd.read_csv(project / "out" / "report.csv")
@@ -126,10 +116,10 @@ def test_xdist_workers_send_their_rows_to_the_report(project: Path) -> None:
 def test_the_ini_option_lists_case_folders_once(project: Path) -> None:
     (project / "pytest.ini").write_text("[pytest]\ntconv_paths = my_cases\n", encoding="utf-8")
     (project / "test_other.py").write_text("def test_other():\n    pass\n", encoding="utf-8")
-    everything = pytest_in(project, "--tconv-frameworks", "numpy", "-q")
+    everything = child_pytest(project, "--tconv-frameworks", "numpy", "-q")
     passed = f"{3 * NUMPY_ADAPTERS + 1 + 1} passed"  # the case items and test_other
     assert everything.returncode == 0 and passed in everything.stdout, everything.stdout[-2000:]
-    only_other = pytest_in(project, "test_other.py", "--tconv-frameworks", "numpy", "-q")
+    only_other = child_pytest(project, "test_other.py", "--tconv-frameworks", "numpy", "-q")
     assert "1 passed" in only_other.stdout
 
 
@@ -139,7 +129,7 @@ def test_the_ini_option_lists_case_folders_once(project: Path) -> None:
     (["--tconv", "my_cases", "--tconv-frameworks", "numpyy"], "unknown framework(s) numpyy"),
 ])
 def test_usage_mistakes_are_one_line(project: Path, args: list[str], words: str) -> None:
-    result = pytest_in(project, *args, "-q")
+    result = child_pytest(project, *args, "-q")
     assert result.returncode == 4  # pytest's usage-error status
     assert words in result.stderr
     assert "Traceback" not in result.stderr
@@ -153,7 +143,7 @@ def test_a_malformed_case_file_is_a_collection_error_naming_the_field(project: P
             kernel: [[1, 2], [3, 4]]
             strides: 2
         """), encoding="utf-8")
-    result = pytest_in(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy", "-q")
+    result = child_pytest(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy", "-q")
     assert result.returncode == 2
     assert "bad.yaml: case 'a': field 'strides'" in result.stdout
     assert "Traceback" not in result.stdout
@@ -186,29 +176,29 @@ def test_a_row_worse_than_the_baseline_fails_the_session(project: Path) -> None:
     (project / "not_here.py").write_text(NOT_HERE, encoding="utf-8")
     args = ["--tconv", "my_cases", "--tconv-frameworks", "numpy,mine", "--tconv-plugin", "not_here.py", "-q",
             "-p", "no:xdist"]
-    made = pytest_in(project, *args, "--tconv-report", "base")
+    made = child_pytest(project, *args, "--tconv-report", "base")
     assert made.returncode == 0, made.stdout[-2000:]
-    same = pytest_in(project, *args, "--tconv-baseline", "base/report.csv")
+    same = child_pytest(project, *args, "--tconv-baseline", "base/report.csv")
     assert same.returncode == 0 and "tconv: no row got worse than the baseline" in same.stdout, same.stdout[-2000:]
 
     frame = pd.read_csv(project / "base" / "report.csv", keep_default_na=False)
     assert set(frame.loc[frame.adapter == "mine.not_here", "case_file"]) == {"layers.yaml"}  # as `tconv run` names it
     frame.loc[frame.adapter == "mine.not_here", "status"] = "pass"  # as if the adapter had run before
     frame.to_csv(project / "base" / "report.csv", index=False)
-    worse = pytest_in(project, *args, "--tconv-baseline", "base/report.csv")
+    worse = child_pytest(project, *args, "--tconv-baseline", "base/report.csv")
     assert worse.returncode == 1, worse.stdout[-2000:]
     assert "3 rows got worse than the baseline" in worse.stdout
     assert "layers.yaml::unet-up[mine.not_here]: pass -> unsupported" in worse.stdout
     assert "passed" in worse.stdout and "failed" not in worse.stdout.split("tconv:")[0]
 
     (project / "pytest.ini").write_text("[pytest]\ntconv_baseline = base/report.csv\n", encoding="utf-8")
-    subset = pytest_in(project, *args, "-k", "unet-up and not_here")
+    subset = child_pytest(project, *args, "-k", "unet-up and not_here")
     assert subset.returncode == 1 and "1 rows got worse" in subset.stdout, subset.stdout[-2000:]
     assert "(1 rows compared)" in subset.stdout
-    fine = pytest_in(project, *args, "-k", "numpy")
+    fine = child_pytest(project, *args, "-k", "numpy")
     assert fine.returncode == 0 and "no row got worse" in fine.stdout, fine.stdout[-2000:]
 
 
 def test_a_missing_baseline_is_a_usage_error(project: Path) -> None:
-    result = pytest_in(project, "--tconv", "my_cases", "--tconv-baseline", "nope.csv", "-q")
+    result = child_pytest(project, "--tconv", "my_cases", "--tconv-baseline", "nope.csv", "-q")
     assert result.returncode == 4 and "--tconv-baseline: no such file: nope.csv" in result.stderr

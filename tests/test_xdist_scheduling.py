@@ -104,18 +104,14 @@ def test_loadgroup_keeps_each_group_on_one_worker(tmp_path) -> None:
     """pytest-xdist #1386's reproducer: on pytest 9.2 xdist's own `@group` suffix is lost and the
     groups spread over the workers; in a session tconv's plugin is part of (here a one-case matrix
     beside the tests), each group runs on one worker."""
-    import os
     import re
-    import subprocess
-    import sys
 
-    from tests.conftest import REPO
+    from tests.conftest import child_pytest
 
     (tmp_path / "test_grouped.py").write_text(GROUPED, encoding="utf-8")
     (tmp_path / "one.yaml").write_text("cases:\n  - {id: one, input_size: [2, 2], kernel_size: 2}\n", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup",
-                           "-v", "test_grouped.py", "--tconv", "one.yaml", "--tconv-frameworks", "numpy"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
-                          capture_output=True, text=True, timeout=300)
+    done = child_pytest(tmp_path, "-n", "2", "--dist", "loadgroup", "-v", "test_grouped.py", "--tconv", "one.yaml",
+                     "--tconv-frameworks", "numpy")
     assert done.returncode == 0, done.stdout[-2000:]
     ran = re.findall(r"^\[(gw\d)\] .* PASSED test_grouped.py::(test_\w+)\[\d\](@\w+)?", done.stdout, re.MULTILINE)
     assert len(ran) == 16, done.stdout[-2000:]
