@@ -71,10 +71,10 @@ def _without_metadata(model_bytes: bytes):  # noqa: ANN202 - an onnx.ModelProto
     return model
 
 
-# A batch of the three files' every 5th float32 case and every 9th other one: the layers side by side.
+# A batch of the five files' every 8th float32 case and every 9th other one: the layers side by side.
 BATCH = [c for n, c in enumerate(load_cases(["cases/shapes.yaml", "cases/padding.yaml", "cases/output_shape.yaml",
                                              "cases/dtypes.yaml", "cases/ranks.yaml"]))
-         if n % (5 if c.dtype == "float32" else 9) == 0]
+         if n % (8 if c.dtype == "float32" else 9) == 0]
 
 
 def _outcome(model: bytes, x):  # noqa: ANN001, ANN202
@@ -97,7 +97,7 @@ def test_a_layer_cut_from_a_batched_export_is_its_single_export() -> None:
     by_dtype: dict[str, list] = {}
     for case in cases:
         by_dtype.setdefault(case.dtype, []).append(case)
-    assert len(cases) >= 30 and len(by_dtype) >= 2
+    assert len(cases) >= 20 and len(by_dtype) >= 2
     compared = 0
     for batch in by_dtype.values():
         for case, cut in zip(batch, _dynamo_exported_together(batch), strict=True):
