@@ -63,8 +63,8 @@ def run_isolated(
     lock = threading.Lock()
     oracle_rows: dict[int, runner.Row] = {}
     by_family: dict[str, list[Job]] = {}
+    ahead = [(i, case) for i, case in enumerate(cases) if runner.job_checks(case)]
     for adapter_index, adapter in enumerate(adapters):
-        ahead = [(i, case) for i, case in enumerate(cases) if runner.job_checks(case)]
         for position, (case_index, case) in enumerate(ahead):
             upcoming = ()
             if position % runner.PREPARE_AHEAD == 0 and runner.prepares(adapter):
