@@ -201,8 +201,8 @@ def _cut_out(model, index: int) -> bytes:  # noqa: ANN001 - an onnx.ModelProto
     # the order the nodes read them in, as an export of the layer alone lists them (the extractor has its
     # own, and the batch's may be another layer's where the exporter merged equal weights)
     read = [name for node in graph.node for name in node.input] + [v.name for v in model.graph.value_info]
+    position = {name: n for n, name in reversed(list(enumerate(read)))}
     for field in (graph.initializer, graph.value_info):
-        position = {name: n for n, name in reversed(list(enumerate(read)))}
         kept = sorted((v for v in field if v.name in position and v.name not in (f"X{index}", f"Y{index}")),
                       key=lambda value: position[value.name])
         del field[:]
@@ -315,7 +315,7 @@ class TorchOnnxDynamo(TorchOnnxExport):
         todo: dict[str, dict[str, Case]] = {}
         for case in cases:
             key = model_cache.layer_key(self.name, case)
-            if key not in _PREPARED and not model_cache.kept(self.name, case) and self.supports(case) is None:
+            if key not in _PREPARED and not model_cache.kept(self.name, key) and self.supports(case) is None:
                 todo.setdefault(case.dtype, {})[key] = case
         for batch in todo.values():
             models = _exported_in_halves(list(batch.values()))

@@ -108,9 +108,13 @@ def layer_key(adapter: str, case: Case, extra: Iterable[object] = ()) -> str:
     return digest.hexdigest()
 
 
-def kept(adapter: str, case: Case, *, extra: Iterable[object] = ()) -> bool:
-    """Whether a run made this layer's model before and the cache would give it (no conversion)."""
-    return enabled() and (folder() / adapter / f"{layer_key(adapter, case, extra)}.bin").is_file()
+def kept(adapter: str, key: str) -> bool:
+    """Whether a run made the model of this `layer_key` before and the cache would give it."""
+    return enabled() and _path(adapter, key).is_file()
+
+
+def _path(adapter: str, key: str) -> Path:
+    return folder() / adapter / f"{key}.bin"
 
 
 def converted(adapter: str, case: Case, convert: Callable[[], bytes], *, extra: Iterable[object] = ()) -> bytes:
@@ -118,7 +122,7 @@ def converted(adapter: str, case: Case, convert: Callable[[], bytes], *, extra: 
     now and kept (only when the conversion succeeded)."""
     if not enabled():
         return convert()
-    path = folder() / adapter / f"{layer_key(adapter, case, extra)}.bin"
+    path = _path(adapter, layer_key(adapter, case, extra))
     kept = _read(path)
     if kept is not None:
         with contextlib.suppress(OSError):

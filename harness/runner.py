@@ -446,10 +446,10 @@ def run(
     """Every case on every adapter, plus an oracle row for each case with golden data."""
     adapters = list(adapters)
     import_first(a.framework for a in adapters)
-    forward = [case for case in cases if "forward" in case.checks]
+    batches = prepare_batches(cases).values()
     for adapter in adapters:
-        for start in range(0, len(forward), PREPARE_AHEAD):
-            prepare(adapter, forward[start:start + PREPARE_AHEAD])
+        for batch in batches:
+            prepare(adapter, batch)
     rows: list[Row] = []
     for case in cases:
         produced: list[Row | None] = [oracle_row(case)]
@@ -467,6 +467,14 @@ def run(
 
 
 PREPARE_AHEAD = 32  # cases handed to `Adapter.prepare` at a time: a converter call's worth
+
+
+def prepare_batches(cases: Sequence[Case]) -> dict[int, tuple[Case, ...]]:
+    """The forward cases in runs of PREPARE_AHEAD, by the index in `cases` of each run's first case:
+    what an adapter's `prepare` is handed ahead of that case's row."""
+    forward = [(index, case) for index, case in enumerate(cases) if "forward" in case.checks]
+    return {forward[start][0]: tuple(case for _, case in forward[start:start + PREPARE_AHEAD])
+            for start in range(0, len(forward), PREPARE_AHEAD)}
 
 
 def prepares(adapter: Adapter) -> bool:

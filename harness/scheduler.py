@@ -63,16 +63,13 @@ def run_isolated(
     lock = threading.Lock()
     oracle_rows: dict[int, runner.Row] = {}
     by_family: dict[str, list[Job]] = {}
-    ahead = [(i, case) for i, case in enumerate(cases) if runner.job_checks(case)]
-    for adapter_index, adapter in enumerate(adapters):
-        for position, (case_index, case) in enumerate(ahead):
-            upcoming = ()
-            if position % runner.PREPARE_AHEAD == 0 and runner.prepares(adapter):
-                upcoming = tuple(c for _, c in ahead[position:position + runner.PREPARE_AHEAD] if "forward" in c.checks)
-            job = Job(case_index * len(adapters) + adapter_index, case, adapter.name, adapter.framework, upcoming)
-            by_family.setdefault(adapter.framework, []).append(job)
-    for jobs_of_family in by_family.values():
-        jobs_of_family.sort(key=lambda job: job.index)  # case by case, as before: the serial order
+    batches = runner.prepare_batches(cases)
+    for case_index, case in enumerate(cases):
+        for adapter_index, adapter in enumerate(adapters):
+            if runner.job_checks(case):
+                upcoming = batches.get(case_index, ()) if runner.prepares(adapter) else ()
+                job = Job(case_index * len(adapters) + adapter_index, case, adapter.name, adapter.framework, upcoming)
+                by_family.setdefault(adapter.framework, []).append(job)
     done: dict[int, list[runner.Row]] = {}
 
     def report(rows: list[runner.Row]) -> None:

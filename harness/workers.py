@@ -53,7 +53,7 @@ class Job:
     case: Case
     adapter: str
     framework: str
-    # this case and the next few of its adapter, for `Adapter.prepare` (on every PREPARE_AHEAD-th job)
+    # this case and the next forward cases, for the adapter's `prepare` (on a run's first job: `runner.prepare_batches`)
     upcoming: tuple[Case, ...] = ()
 
 

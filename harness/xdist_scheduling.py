@@ -34,9 +34,9 @@ def group_node_ids(items: list[Any]) -> int:
     for item in items:
         groups = {str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
                   for mark in item.iter_markers("xdist_group")}
-        if groups and isinstance(getattr(item, "_id", None), NodeId) and not item.nodeid.endswith(
-                "@" + "_".join(sorted(groups))):
-            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(sorted(groups))}")
+        suffix = "@" + "_".join(sorted(groups))
+        if groups and isinstance(getattr(item, "_id", None), NodeId) and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)
             changed += 1
     return changed
 

@@ -62,7 +62,7 @@ _ENV_WRITE = re.compile(r"""os\.environ(?:\.setdefault\(\s*["'](\w+)["']\s*,\s*[
 
 def _environment(path) -> tuple[tuple[str, str, str], ...]:
     """The switches a script writes, as (how, key, value), logging levels aside: scripts that write
-    the same ones can share a process, with them set before the first import."""
+    the same ones, whatever their framework, share processes, with them set before the first import."""
     writes = set()
     for match in _ENV_WRITE.finditer(path.read_text(encoding="utf-8")):
         default_key, default, set_key, value, popped = match.groups()
@@ -72,15 +72,10 @@ def _environment(path) -> tuple[tuple[str, str, str], ...]:
     return tuple(sorted(writes))
 
 
-def _group(path) -> tuple[tuple[str, str, str], ...]:
-    """Scripts that write the same switches share processes, whatever their framework."""
-    return _environment(path)
-
-
 def _param(path):
     framework, _ = _header(path)
     # one xdist worker runs a group: its scripts share processes
-    group = ":".join(["repro", *(f"{how}:{key}={value}" for how, key, value in _group(path))])
+    group = ":".join(["repro", *(f"{how}:{key}={value}" for how, key, value in _environment(path))])
     return pytest.param(path, id=path.name, marks=[getattr(pytest.mark, framework), pytest.mark.xdist_group(group)])
 
 
@@ -124,10 +119,11 @@ _GROUPS_RUN: set[tuple[tuple[str, str, str], ...]] = set()
 def _shared_verdict(path) -> tuple[int | None, str, str]:
     """The script's status from one process shared with the runnable scripts of its group (run once,
     on the first of them this worker meets); None when that process could not vouch for it."""
-    if _group(path) not in _GROUPS_RUN:
-        _GROUPS_RUN.add(_group(path))
-        group = [p for p in SCRIPTS if _group(p) == _group(path) and not _skip_reason(p)]
-        _VERDICTS.update(_run_shared(group, _environment(path)))
+    environment = _environment(path)
+    if environment not in _GROUPS_RUN:
+        _GROUPS_RUN.add(environment)
+        group = [p for p in SCRIPTS if _environment(p) == environment and not _skip_reason(p)]
+        _VERDICTS.update(_run_shared(group, environment))
     return _VERDICTS.pop(path, (None, "", ""))
 
 
