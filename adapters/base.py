@@ -18,12 +18,15 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 import numpy as np
 
 from harness.case import Case
 from harness.dtypes import numpy_dtype
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 # Which importable module stands for each framework, and the distributions whose versions
 # describe it (the first one that is installed names the version).
@@ -234,3 +237,16 @@ def finish_full_result(full: np.ndarray, case: Case) -> np.ndarray:
     if case.bias is not None:
         y = y + case.bias.astype(y.dtype).reshape((1, -1) + (1,) * case.rank)
     return y
+
+
+def in_halves(items: Sequence[T], together: Callable[[list[T]], list[R]]) -> dict[int, R]:
+    """`together(items)` (one result per item) by position, a failing batch halved until its failing
+    items are alone and left out: `prepare`'s way, since their rows do them by themselves and say why."""
+    try:
+        return dict(enumerate(together(list(items))))
+    except Exception:  # noqa: BLE001 - which item failed is for its own row to say
+        if len(items) <= 1:
+            return {}
+        half = len(items) // 2
+        rest = in_halves(items[half:], together)
+        return {**in_halves(items[:half], together), **{half + i: result for i, result in rest.items()}}

@@ -35,17 +35,22 @@ from __future__ import annotations
 
 import importlib
 import io
+from collections import OrderedDict
+from collections.abc import Sequence
 from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
 
 from adapters import onnx_model
-from adapters.base import Adapter, import_framework
+from adapters.base import Adapter, import_framework, in_halves
 from adapters.onnx_model import OnnxModelAdapter
+from adapters.openvino_batch import Compiled, batchable, compiled_together
 from adapters.padding import Span, canonical_spans, full_size, full_sizes
 from harness.case import Case
+from harness import model_cache
 from harness.dtypes import numpy_dtype
+from harness.runner import PREPARE_AHEAD
 
 DEVICE = "CPU"
 _OV_TYPES = {"float16": "f16", "bfloat16": "bf16", "float32": "f32", "float64": "f64"}
@@ -167,21 +172,25 @@ def build_model(case: Case, attrs: dict[str, Any]) -> Any:
     return ov.Model([y], [x], "tconv")
 
 
-def deconvolution_info(compiled: Any) -> dict[str, str]:
+def deconvolution_info(compiled: Any, layer: str | None = None) -> dict[str, str]:
     """The runtime model's Deconvolution node as the plugin describes it (`primitiveType`,
-    `runtimePrecision`, ...), empty when it has none."""
+    `runtimePrecision`, ...), the one made of the backprop node named `layer` where a compiled
+    batch has several; empty when it has none."""
     for node in compiled.get_runtime_model().get_ordered_ops():
         info = node.get_rt_info()
         if "layerType" in info and info["layerType"].astype(str) == "Deconvolution":
-            return {key: info[key].astype(str) for key in info}
+            made_of = {node.get_friendly_name(), *info["originalLayersNames"].astype(str).split(",")} \
+                if "originalLayersNames" in info else {node.get_friendly_name()}
+            if layer is None or layer in made_of:
+                return {key: info[key].astype(str) for key in info}
     return {}
 
 
-def compiled_precision(compiled: Any) -> str:
-    """The precision the compiled model reports, with the kernel and precision of its Deconvolution node."""
-    hint = compiled.get_property("INFERENCE_PRECISION_HINT")
+def compiled_precision(layer: Compiled) -> str:
+    """The precision the compiled model reports, with the kernel and precision of the layer's Deconvolution node."""
+    hint = layer.model.get_property("INFERENCE_PRECISION_HINT")
     precision = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
-    node = deconvolution_info(compiled)
+    node = deconvolution_info(layer.model, layer.node)
     if not node:
         return precision
     return f"{precision} ({node.get('primitiveType', '?')}, runtime {node.get('runtimePrecision', '?')})"
@@ -200,10 +209,15 @@ def _core() -> Any:
     return _ov().Core()
 
 
+_PREPARED: OrderedDict[str, Compiled] = OrderedDict()  # layer_key -> a layer `prepare` compiled in a batch
+
+
 class _OpenVino:
-    """What both entry points share: compiling for the CPU plugin with the precision hint."""
+    """What both entry points share: compiling for the CPU plugin with the precision hint, one
+    layer at a time or (`prepare`) the next cases' small layers in one compile."""
 
     framework = "openvino"
+    name: str
 
     def version(self) -> str:
         """The distribution's PEP 440 version (`openvino.__version__` carries a build suffix,
@@ -212,14 +226,34 @@ class _OpenVino:
 
         return installed_version("openvino") or "unknown"
 
-    def compile(self, case: Case) -> Any:
-        """The case's model compiled for the CPU plugin with `compile_config`."""
+    def model(self, case: Case) -> Any:
+        """The case's one-layer `ov.Model`."""
         raise NotImplementedError
 
+    def compile(self, case: Case) -> Compiled:
+        """The case's model compiled by itself for the CPU plugin with `compile_config`."""
+        model = self.model(case)
+        return Compiled.alone(_core().compile_model(model, DEVICE, compile_config(case.dtype)), model)
+
     @lru_cache(maxsize=4)  # noqa: B019 - adapters are module-level singletons; path() and run() share it
-    def compiled(self, case: Case) -> Any:
-        """`compile`, once for path() and run() of a case."""
-        return self.compile(case)
+    def compiled(self, case: Case) -> Compiled:
+        """The layer `prepare` compiled in a batch, else `compile`; once for path() and run() of a case."""
+        return _PREPARED.pop(model_cache.layer_key(self.name, case), None) or self.compile(case)
+
+    def prepare(self, cases: Sequence[Case]) -> None:
+        """Compile the small layers of the cases in one model per dtype (`adapters.openvino_batch`)."""
+        todo: dict[str, dict[str, Case]] = {}
+        for case in cases:
+            key = model_cache.layer_key(self.name, case)
+            if key not in _PREPARED and batchable(case) and self.supports(case) is None:
+                todo.setdefault(case.dtype, {})[key] = case
+        for dtype, batch in todo.items():
+            config = compile_config(dtype)
+            layers = in_halves(list(batch.values()), lambda chosen: compiled_together(
+                [self.model(case) for case in chosen], lambda model: _core().compile_model(model, DEVICE, config)))
+            _PREPARED.update({key: layers[i] for i, key in enumerate(batch) if i in layers})
+        while len(_PREPARED) > 2 * PREPARE_AHEAD:  # layers handed ahead whose rows never came
+            _PREPARED.popitem(last=False)
 
     def path(self, case: Case) -> str:
         try:
@@ -237,7 +271,7 @@ class _OpenVino:
         Asked of the runtime model of a probe; float16/bfloat16 computed in float32 are accepted."""
         if dtype != "float64":
             return None
-        runtime = deconvolution_info(self.compile(_probe_case(dtype))).get("runtimePrecision")
+        runtime = deconvolution_info(self.compile(_probe_case(dtype)).model).get("runtimePrecision")
         if runtime in (None, "f64"):
             return None
         return (f"OpenVINO's CPU plugin computes float64 in {runtime}: it converts the f64 model's inputs to "
@@ -247,16 +281,14 @@ class _OpenVino:
 class OpenVinoOpset(_OpenVino, Adapter):
     name = "openvino.opset"
 
-    def compile(self, case: Case) -> Any:
-        return _core().compile_model(build_model(case, backprop_attributes(case)), DEVICE, compile_config(case.dtype))
+    def model(self, case: Case) -> Any:
+        return build_model(case, backprop_attributes(case))
 
     def supports(self, case: Case) -> str | None:
         return self.lowered_dtype(case.dtype)
 
     def run(self, case: Case) -> np.ndarray:
-        request = self.compiled(case).create_infer_request()
-        request.infer({"X": to_tensor(case.input, case.dtype)})
-        return from_tensor(request.get_output_tensor(0))
+        return from_tensor(self.compiled(case).infer({"X": to_tensor(case.input, case.dtype)}))
 
     def sent(self, case: Case) -> dict[str, str]:
         attrs = backprop_attributes(case)
@@ -284,20 +316,17 @@ class OpenVinoOnnx(_OpenVino, OnnxModelAdapter):
     name = "openvino.onnx"
     runtime = "OpenVINO's ONNX front end"
 
-    def compile(self, case: Case) -> Any:
+    def model(self, case: Case) -> Any:
         model = onnx_model.build_model(case, onnx_model.convtranspose_attributes(case))
-        core = _core()
-        return core.compile_model(core.read_model(io.BytesIO(model.SerializeToString())), DEVICE,
-                                  compile_config(case.dtype))
+        return _core().read_model(io.BytesIO(model.SerializeToString()))
 
     def supports(self, case: Case) -> str | None:
         return OnnxModelAdapter.supports(self, case) or self.lowered_dtype(case.dtype)
 
     def run(self, case: Case) -> np.ndarray:
-        request = self.compiled(case).create_infer_request()
         arrays = onnx_model.feeds(case, np.dtype(np.float64))
-        request.infer({name: to_tensor(values, case.dtype) for name, values in arrays.items()})
-        return from_tensor(request.get_output_tensor(0))
+        return from_tensor(self.compiled(case).infer({name: to_tensor(values, case.dtype)
+                                                      for name, values in arrays.items()}))
 
     def sent(self, case: Case) -> dict[str, str]:
         shown = OnnxModelAdapter.sent(self, case)

@@ -42,7 +42,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from adapters.base import framework_installed, import_framework, probe_error
+from adapters.base import framework_installed, import_framework, in_halves, probe_error
 from adapters.onnx_runtime import cpu_session
 from adapters.pytorch import _crop, _output_size_fits, _plans, _Torch, _tensor, conv_transpose_module
 from harness import model_cache
@@ -220,19 +220,6 @@ def _cut_out(model, index: int) -> bytes:  # noqa: ANN001 - an onnx.ModelProto
     return part.SerializeToString()
 
 
-def _exported_in_halves(cases: list[Case]) -> dict[int, bytes]:
-    """`_dynamo_exported_together` by position, a failing batch halved until its failing layers are
-    alone (and left out: their rows export them by themselves and say why they fail)."""
-    try:
-        return dict(enumerate(_dynamo_exported_together(cases)))
-    except Exception:  # noqa: BLE001 - which layer failed is for its own row to say
-        if len(cases) == 1:
-            return {}
-        half = len(cases) // 2
-        rest = _exported_in_halves(cases[half:])
-        return {**_exported_in_halves(cases[:half]), **{half + i: model for i, model in rest.items()}}
-
-
 _PREPARED: dict[str, bytes] = {}  # layer_key -> the model `prepare` exported for a row still to run
 
 
@@ -318,7 +305,7 @@ class TorchOnnxDynamo(TorchOnnxExport):
             if key not in _PREPARED and not model_cache.kept(self.name, key) and self.supports(case) is None:
                 todo.setdefault(case.dtype, {})[key] = case
         for batch in todo.values():
-            models = _exported_in_halves(list(batch.values()))
+            models = in_halves(list(batch.values()), _dynamo_exported_together)
             _PREPARED.update({key: models[i] for i, key in enumerate(batch) if i in models})
 
 

@@ -446,14 +446,12 @@ def run(
     """Every case on every adapter, plus an oracle row for each case with golden data."""
     adapters = list(adapters)
     import_first(a.framework for a in adapters)
-    batches = prepare_batches(cases).values()
-    for adapter in adapters:
-        for batch in batches:
-            prepare(adapter, batch)
+    batches = prepare_batches(cases)
     rows: list[Row] = []
-    for case in cases:
+    for index, case in enumerate(cases):
         produced: list[Row | None] = [oracle_row(case)]
         for adapter in adapters:
+            prepare(adapter, batches.get(index, ()))  # each batch as its first case comes: what it made is used soon
             if "forward" in case.checks:
                 produced.append(adapter_row(case, adapter, discrepancies=discrepancies))
             produced += gradient_rows(case, adapter, discrepancies=discrepancies)

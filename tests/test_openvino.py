@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 
 from adapters.layout import rot180
+from adapters.openvino_batch import batchable
 from adapters.openvino_runtime import ADAPTERS, OpenVinoOnnx, OpenVinoOpset, backprop_attributes, openvino_span
 from harness.case import Case
 from harness.casefile import case_from_mapping, load_cases
 from harness.discrepancies import KnownDiscrepancies, load_discrepancies
+from harness.model_cache import layer_key
 from harness.oracle import conv_transpose
 from harness.runner import adapter_row, run
 from tests.conftest import REPO
@@ -98,7 +100,8 @@ def test_a_flipped_kernel_fails(base) -> None:
     cases = [c for c in load_cases([REPO / "cases" / "seeds.yaml", REPO / "cases" / "channels.yaml",
                                     REPO / "cases" / "ranks.yaml"])
              if c.dtype == "float32" and c.input.size and c.kernel.size and not np.array_equal(rot180(c.kernel), c.kernel)]
-    assert len(cases) >= 10
+    cases = cases[::3]  # every third: each file and rank still, a compile per row (~40 ms) for a third as many
+    assert len(cases) >= 10 and {c.rank for c in cases} == {1, 2, 3}
     rows = [r for r in run(cases, [_flipped(base)]).rows if r.adapter.endswith(".flipped")]
     failing = [r for r in rows if r.status == "fail"]
     assert len(failing) == len(rows), [(r.case_id, r.status, r.message[:80]) for r in rows if r.status != "fail"]
@@ -163,3 +166,63 @@ def test_openvino_same_upper_crops_the_larger_half_first() -> None:
     y = ADAPTERS[0].run(case)
     full = conv_transpose(case.input, case.kernel, stride=2)
     np.testing.assert_allclose(y, full[..., 1:7], rtol=1e-6)
+
+
+# --- several layers in one compile (`prepare`, adapters/openvino_batch.py) --------------------------------------
+
+
+def _alone(adapter, case: Case) -> tuple[np.ndarray, str]:
+    """The case's output and path from a compile of its own layer."""
+    adapter.compiled.cache_clear()
+    return adapter.run(case), adapter.path(case)
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS, ids=lambda a: a.name)
+def test_a_layer_compiled_in_a_batch_gives_its_compile_alones_answer_and_path(adapter) -> None:
+    from adapters.openvino_runtime import _PREPARED
+
+    cases = [c for c in load_cases([REPO / "cases" / f for f in ("shapes.yaml", "output_shape.yaml", "dtypes.yaml")])
+             if adapter.supports(c) is None and batchable(c)][::3]
+    assert len({c.dtype for c in cases}) >= 3 and {c.rank for c in cases} == {1, 2, 3} and len(cases) >= 30
+    alone = [_alone(adapter, c) for c in cases]
+    adapter.compiled.cache_clear()
+    _PREPARED.clear()
+    adapter.prepare(cases)
+    assert len(_PREPARED) == len(cases), "every layer was compiled in a batch"
+    for case, (y, path) in zip(cases, alone):
+        prepared = _PREPARED[layer_key(adapter.name, case)]
+        assert prepared.node is not None and len(prepared.model.outputs) == sum(c.dtype == case.dtype for c in cases)
+        batched, batched_path = adapter.run(case), adapter.path(case)
+        assert batched.dtype == y.dtype and batched.shape == y.shape, case.full_id
+        assert np.array_equal(batched, y), f"{case.full_id}: {np.abs(batched - y).max()}"
+        assert batched_path == path and "runtime" in path, (case.full_id, path)
+    assert not _PREPARED, "each row took its layer"
+
+
+def test_a_layer_that_fails_in_a_batch_is_left_to_its_own_row() -> None:
+    """A batch that cannot be built or compiled is halved until the failing layer is alone; the
+    others are compiled in batches, and that layer's row fails with its own error."""
+    from adapters.openvino_runtime import _PREPARED
+
+    cases = [c for c in load_cases([REPO / "cases" / "shapes.yaml"]) if c.dtype == "float32" and batchable(c)][:12]
+    broken = cases[5]
+
+    class Refusing(OpenVinoOpset):
+        name = "openvino.opset.refusing"
+
+        def model(self, case: Case):  # noqa: ANN201
+            if case is broken:
+                raise RuntimeError("this layer cannot be built")
+            return super().model(case)
+
+    adapter = Refusing()
+    _PREPARED.clear()
+    adapter.prepare(cases)
+    assert set(_PREPARED) == {layer_key(adapter.name, c) for c in cases if c is not broken}
+    for case in cases:
+        row = adapter_row(case, adapter)
+        if case is broken:
+            assert row.status == "error" and row.message.startswith("RuntimeError: this layer cannot be built")
+        else:
+            assert row.status == "pass", (case.full_id, row.status, row.message)
+    assert not _PREPARED
