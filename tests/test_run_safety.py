@@ -21,6 +21,7 @@ from tests.conftest import REPO
 
 SLOW_PLUGIN = textwrap.dedent('''
     import time
+    from pathlib import Path
     from adapters.base import Adapter
     from adapters.numpy_matrix import ADAPTERS as MATRIX
 
@@ -28,6 +29,8 @@ SLOW_PLUGIN = textwrap.dedent('''
         name, framework = "slow.matrix", "slow"
         def run(self, case):
             time.sleep(0.3)
+            with open(Path(__file__).with_name("ran.txt"), "a") as ran:  # what the test waits for
+                ran.write(case.id + "\\n")
             return MATRIX[0].run(case)
 
     ADAPTERS = (Slow(),)
@@ -61,7 +64,10 @@ def test_a_stopped_run_writes_its_finished_rows_as_a_partial_report(tmp_path, si
     process = subprocess.Popen([sys.executable, "-m", "harness", "run", str(cases), "--plugin", str(plugin),
                                 "--frameworks", "slow", "--out", str(out), "--quiet"], cwd=REPO,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(8)  # the worker starts, some rows finish (0.3 s each)
+    ran, deadline = tmp_path / "ran.txt", time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None and \
+            (not ran.exists() or len(ran.read_text().splitlines()) < 3):  # the worker started, some rows finished
+        time.sleep(0.1)
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     assert process.returncode == status, err
