@@ -55,6 +55,12 @@ def _cases(path: Path, ids: list[str]) -> Path:
     return path
 
 
+def _interruptible() -> None:
+    """SIGINT as at a terminal: a shell starts background jobs with it ignored, and Python then
+    leaves it ignored (a test suite run that way would see no Ctrl-C at all)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize(("signum", "status", "name"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")])
 def test_a_stopped_run_writes_its_finished_rows_as_a_partial_report(tmp_path, signum, status, name) -> None:
     cases = _cases(tmp_path / "many.yaml", [f"c{i}" for i in range(40)])
@@ -63,7 +69,8 @@ def test_a_stopped_run_writes_its_finished_rows_as_a_partial_report(tmp_path, si
     out = tmp_path / "out"
     process = subprocess.Popen([sys.executable, "-m", "harness", "run", str(cases), "--plugin", str(plugin),
                                 "--frameworks", "slow", "--out", str(out), "--quiet"], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=_interruptible)
     ran, deadline = tmp_path / "ran.txt", time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None and \
             (not ran.exists() or len(ran.read_text().splitlines()) < 3):  # the worker started, some rows finished
