@@ -125,6 +125,7 @@ def fuzz(args: argparse.Namespace) -> int:
 
 def merge(args: argparse.Namespace) -> int:
     from harness.merge import MergeError, write_merged
+    from harness.report import records
 
     try:
         checks.check_out(args.out, args.formats)
@@ -144,7 +145,7 @@ def merge(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return BAD_INPUT
     console = Console(quiet=args.quiet)
-    console.summary([_FrameRow(r) for r in frame.to_dict(orient="records")], paths=paths, warnings=warnings)
+    console.summary([_FrameRow(r) for r in records(frame)], paths=paths, warnings=warnings)
     return 0 if not frame["status"].isin(["fail", "error"]).any() else 1
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.report import KEY, environment_of
+from harness.report import KEY, environment_of, records
 
 WAS_FINE = {"pass", "xfail", "xpass", "unsupported"}
 BAD = {"fail", "error"}
@@ -223,7 +223,7 @@ def _changed_rows_html(table: pd.DataFrame) -> str:
     if rows.empty:
         return "<p>No row changed status and no passing row's error grew.</p>"
     body = []
-    for r in rows.head(MAX_PAGE_ROWS).to_dict(orient="records"):
+    for r in records(rows.head(MAX_PAGE_ROWS)):
         check = "" if str(r.get("check", "forward")) in ("forward", "", "nan") else f":{r['check']}"
         key = f"{r['case_file']}::{r['case_id']}[{r['adapter']}{check}]"
         base, new = ("" if pd.isna(r[c]) else str(r[c]) for c in ("status_base", "status_new"))

@@ -20,6 +20,7 @@ import pandas as pd
 
 from harness.diagnosis import group_diagnoses
 from harness.pictures import difference_png
+from harness.report import records
 
 STATUS_ORDER = ["fail", "error", "xpass", "xfail", "unsupported", "pass"]
 BAD = ("fail", "error")
@@ -237,7 +238,7 @@ def _matrix(frame: pd.DataFrame) -> str:
         f'<th class="a" data-adapter="{_e(a)}" data-framework="{_e(framework_of[a])}">{_e(a)}</th>' for a in adapters
     )
     cells_by_case: dict[str, dict[str, Mapping[str, object]]] = {}
-    for row in ordered.to_dict(orient="records"):
+    for row in records(ordered):
         case = f"{row['case_file']}::{row['case_id']}{_check_suffix(row)}"
         cells_by_case.setdefault(case, {})[row["adapter"]] = row
     body = []
@@ -303,10 +304,10 @@ def _details(frame: pd.DataFrame, plots: Mapping[str, dict]) -> str:
         return "<p>No failing rows.</p>"
     ranks = failing["status"].map(_status_rank)
     failing = failing.iloc[ranks.reset_index(drop=True).sort_values(kind="stable").index]
-    records = failing.to_dict(orient="records")
-    drawn = _pictured([r for r in records if _row_key(r) in plots])
+    rows = records(failing)
+    drawn = _pictured([r for r in rows if _row_key(r) in plots])
     parts = []
-    for row in records:
+    for row in rows:
         key = _row_key(row)
         params = "".join(f"<dt>{f}</dt><dd>{_e(_value_text(row.get(f)))}</dd>" for f in DETAIL_FIELDS
                          if f in row and not (f == "check" and not _check_suffix(row)))

@@ -46,6 +46,14 @@ def rows_frame(rows: Sequence[Row], environment: dict[str, str] | None = None) -
     return frame
 
 
+def records(frame: pd.DataFrame, columns: Sequence[str] | None = None) -> list[dict[str, object]]:
+    """The rows as dicts (of `columns` only, where given), Python values as `to_dict("records")`
+    gives them, column by column: `to_dict` boxes each element of a string column in turn, and on
+    a report of 24,000 rows and 77 columns it took most of the HTML page's time."""
+    names = list(frame.columns) if columns is None else [c for c in columns if c in frame.columns]
+    return [dict(zip(names, values)) for values in zip(*(frame[c].tolist() for c in names))]
+
+
 def environment_of(frame: pd.DataFrame) -> dict[str, str]:
     """The environment header stored in a report table's `env_*` columns."""
     if frame.empty:
@@ -110,9 +118,9 @@ def write_frame(out: Path, frame: pd.DataFrame, environment: dict[str, str], *, 
     out.mkdir(parents=True, exist_ok=True)
     texts = {"csv": csv_text(frame)}
     if "json" in formats:
-        records = [{k: _json_safe(v) for k, v in rec.items() if not k.startswith("env_")}
-                   for rec in frame.to_dict(orient="records")]
-        document = {"environment": environment, "summary": summary or {}, "rows": records, "plots": plots}
+        rows = [{k: _json_safe(v) for k, v in rec.items()} for rec in records(frame, [c for c in frame.columns
+                                                                                   if not c.startswith("env_")])]
+        document = {"environment": environment, "summary": summary or {}, "rows": rows, "plots": plots}
         if environments:
             document["environments"] = environments
         texts["json"] = json.dumps(document, indent=1, default=str)

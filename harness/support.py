@@ -187,6 +187,19 @@ class Cell:
         return f"{self.total} row{'s' if self.total != 1 else ''}: {parts}" if self.total else "no rows"
 
 
+# The columns the features and the notes read: a report's other columns (the environment, the
+# values of the worst element, ...) are left out before its rows become dicts (most of the time).
+READ = ("adapter", "status", "check", "dtype", "rank", "input_shape", "kernel_shape", "stride", "padding",
+        "output_padding", "dilation", "groups", "bias", "output_shape", "known_issue", "diagnosis", "message")
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, object]]:
+    """The rows as dicts of the `READ` columns the report has."""
+    from harness.report import records
+
+    return records(frame, READ)
+
+
 def _forward(frame: pd.DataFrame) -> pd.DataFrame:
     if "check" not in frame:
         return frame
@@ -212,7 +225,7 @@ def support_cells(frame: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple
     adapters = _adapters(frame)
     cells: dict[tuple[str, str], Cell] = {(a, f.name): Cell() for a in adapters for f in FEATURES}
     used: set[str] = set()
-    for row in _forward(frame).to_dict(orient="records"):
+    for row in _records(_forward(frame)):
         adapter = str(row["adapter"])
         if adapter == "oracle":
             continue
@@ -228,7 +241,7 @@ def support_cells(frame: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple
         for check in checks:
             for adapter in adapters:
                 cells[(adapter, check)] = Cell()
-        for row in gradient_rows.to_dict(orient="records"):
+        for row in _records(gradient_rows):
             if str(row["adapter"]) != "oracle":
                 cells[(str(row["adapter"]), str(row["check"]))].counts[str(row["status"])] += 1
         columns += checks
@@ -272,7 +285,7 @@ def _why(frame: pd.DataFrame) -> dict[str, list[tuple[str, str, int]]]:
     """Per adapter, the distinct reasons for its non-passing rows: (status, reason, rows), worst status
     first, then most rows first."""
     reasons: dict[str, Counter] = {}
-    for row in frame[frame["adapter"].astype(str) != "oracle"].to_dict(orient="records"):
+    for row in _records(frame[frame["adapter"].astype(str) != "oracle"]):
         status = str(row["status"])
         if status not in PASSING:
             reasons.setdefault(str(row["adapter"]), Counter())[(status, _reason(row))] += 1
