@@ -242,7 +242,11 @@ def _read_csv(path: Path, text: str, hint: str) -> pd.DataFrame:
     for column in text_columns:
         if column in frame:
             frame[column] = frame[column].fillna("")
+    if not any(start + "'" in text for start in (",", "\n", '"')):  # no cell starts with ': none was neutralised
+        return frame
     for column in frame.columns:
         if not pd.api.types.is_numeric_dtype(frame[column]):
-            frame[column] = frame[column].map(_restored)
+            quoted = frame[column].str.startswith("'", na=False)  # only such cells can be neutralised ones
+            if quoted.any():
+                frame.loc[quoted, column] = frame.loc[quoted, column].map(_restored)
     return frame
