@@ -238,7 +238,9 @@ def test_picture_titles_do_not_overlap() -> None:
     plots = [{"expected": rng.normal(size=(6, 5)).tolist(), "actual": rng.normal(size=(6, 5)).tolist(),
               "where": "batch 0, channel 1"},
              {"expected": rng.normal(size=(4, 4)).tolist(), "actual": rng.normal(size=(5, 5)).tolist()},  # two panels
-             {"expected": rng.normal(size=30).tolist(), "actual": (1e3 * rng.normal(size=30)).tolist()}]  # 1-D
+             {"expected": rng.normal(size=30).tolist(), "actual": (1e3 * rng.normal(size=30)).tolist()},  # 1-D
+             {"expected": (1e-7 * rng.normal(size=40)).tolist(),  # an axis offset text (1e-7+1.2345678e4) on top
+              "actual": (1e-7 * rng.normal(size=40) + 12345.678).tolist(), "where": "batch 3, channel 12"}]
     for plot in plots:
         figure = difference_figure(plot, title=key)
         figure.canvas.draw()
