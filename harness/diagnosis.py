@@ -39,7 +39,7 @@ import numpy as np
 from harness.case import Case
 from harness.dtypes import largest, numpy_dtype, round_to
 from harness.geometry import Window, full_length
-from harness.judge import Reference, judge, reduction_terms, tolerance
+from harness.judge import Reference, judge, passes, reduction_terms, tolerance
 from harness.oracle import conv_transpose, full_result, output_windows
 
 UNEXPLAINED = "unexplained"
@@ -105,7 +105,7 @@ def _matches(actual: np.ndarray, candidate: Candidate, dtype: str) -> bool:
     values, tol = candidate
     if actual.shape != values.shape:
         return False
-    return judge(actual, round_to(values, dtype), tol).passed
+    return passes(actual, round_to(values, dtype), tol)
 
 
 def _oracle(case: Case, x: np.ndarray, w: np.ndarray, **overrides: Any) -> Candidate:
@@ -235,7 +235,7 @@ def _flushed_subnormals(case: Case, a: np.ndarray, reference: Reference) -> str 
         flushed = conv_transpose(flush(case.input), flush(case.kernel), **kw)
         candidates.append(("inputs and results", flush(round_to(flushed, case.dtype))))
     for what, values in candidates:
-        if not np.array_equal(values, reference.rounded) and judge(a, values, reference.tolerance).passed:
+        if not np.array_equal(values, reference.rounded) and passes(a, values, reference.tolerance):
             return f"subnormals flushed to zero (FTZ/DAZ: {what})"
     return None
 
@@ -252,7 +252,7 @@ def _downcast(case: Case, a: np.ndarray, reference: Reference) -> str | None:
         kw["bias"] = None if case.bias is None else round_to(case.bias, dtype)
         with np.errstate(over="ignore", invalid="ignore"):
             candidate = round_to(conv_transpose(round_to(case.input, dtype), round_to(case.kernel, dtype), **kw), dtype)
-        if judge(a, candidate, tolerance(reference.magnitude, dtype, reference.terms)).passed:
+        if passes(a, candidate, tolerance(reference.magnitude, dtype, reference.terms)):
             return f"dtype downcast to {dtype} (the result is the case computed in {dtype} and cast back)"
     return None
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.casefile import case_from_mapping
 from harness.dtypes import round_to, unit_roundoff
@@ -75,3 +77,29 @@ def test_float32_accumulation_passes_and_float16_accumulation_fails() -> None:
         failures += not judge(bad, reference, tol).passed
     assert failures >= 25, f"float16 accumulation slipped through {50 - failures} of 50 times"
     assert rule.accumulate_in == "float32" and unit_roundoff("float16") == 2.0**-11
+
+
+_VALUES = [0.0, -0.0, 1.0, -1.0, 1e-300, 2.5, 1e300, float("inf"), float("-inf"), float("nan")]
+
+
+@given(st.data())
+@settings(max_examples=300, deadline=None)
+def test_passes_is_judges_verdict(data) -> None:  # noqa: ANN001
+    """The diagnosis' quick `passes` gives judge's pass/fail on any values, non-finite ones and
+    zero tolerances included (0/0 fails in both)."""
+    from harness.judge import passes
+
+    shape = data.draw(st.lists(st.integers(0, 3), min_size=1, max_size=3).map(tuple))
+    size = int(np.prod(shape))
+    values = st.lists(st.sampled_from(_VALUES) | st.floats(-4, 4), min_size=size, max_size=size)
+    a, e = (np.array(data.draw(values), dtype=np.float64).reshape(shape) for _ in range(2))
+    near = data.draw(st.booleans())  # half the draws: expected close to actual, so some pass
+    if near:
+        e = np.where(np.isfinite(a), a + data.draw(st.sampled_from([0.0, 1e-9, 0.5])), a)
+    tol = np.array(data.draw(st.lists(st.sampled_from([0.0, 1e-6, 0.5, 1.0, float("inf")]), min_size=size,
+                                      max_size=size)), dtype=np.float64).reshape(shape)
+    with np.errstate(all="ignore"):
+        assert passes(a, e, tol) == judge(a, e, tol).passed
+    assert passes(np.array([1.0]), np.array([1.5]), np.array([0.5])) is True  # an error at the tolerance passes
+    other = np.zeros(shape + (1,))
+    assert passes(a, other, np.ones_like(other)) is False and not judge(a, other, np.ones_like(other)).passed
