@@ -142,6 +142,12 @@ def _fmt(v: float) -> str:
     return f"{v:.6g}"
 
 
+def _specials_apart(a: np.ndarray, e: np.ndarray, finite: np.ndarray) -> np.ndarray:
+    """Where a non-finite value is not matched on the other side (NaN by NaN, inf by inf of its sign)."""
+    same_special = (np.isnan(a) & np.isnan(e)) | (np.isinf(a) & np.isinf(e) & (np.sign(a) == np.sign(e)))
+    return ~finite & ~same_special
+
+
 def judge(actual: np.ndarray, expected: np.ndarray, tol: np.ndarray, *, dtype: str | None = None) -> Verdict:
     """Compare element by element; `tol` is the per-element tolerance (see the module docstring)."""
     if dtype is not None and actual.dtype != numpy_dtype(dtype):
@@ -155,8 +161,7 @@ def judge(actual: np.ndarray, expected: np.ndarray, tol: np.ndarray, *, dtype: s
     if a.size == 0:
         return Verdict(True, 0.0, 0.0, 0.0, None, None, None, "")
     finite = np.isfinite(a) & np.isfinite(e)
-    same_special = (np.isnan(a) & np.isnan(e)) | (np.isinf(a) & np.isinf(e) & (np.sign(a) == np.sign(e)))
-    special_mismatch = ~finite & ~same_special
+    special_mismatch = _specials_apart(a, e, finite)
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.where(finite, np.abs(a - e), 0.0)
         rel = np.where(finite, err / np.maximum(np.abs(e), np.finfo(np.float64).tiny), 0.0)
@@ -191,10 +196,8 @@ def passes(actual: np.ndarray, expected: np.ndarray, tol: np.ndarray) -> bool:
     if a.size == 0:
         return True
     finite = np.isfinite(a) & np.isfinite(e)
-    if not finite.all():
-        same_special = (np.isnan(a) & np.isnan(e)) | (np.isinf(a) & np.isinf(e) & (np.sign(a) == np.sign(e)))
-        if (~finite & ~same_special).any():
-            return False
+    if not finite.all() and _specials_apart(a, e, finite).any():
+        return False
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         ratio = np.where(finite, np.abs(a - e) / tol, 0.0)
     return bool(ratio.max() <= 1.0)  # NaN (0/0 at a zero tolerance) fails, as in `judge`
