@@ -81,11 +81,7 @@ class Compiled:
 
     def infer(self, tensors: dict[str, Any]) -> Any:
         """Run with this layer's inputs (by name) and return its output tensor."""
-        if self.node is None:
-            request = self.model.create_infer_request()
-            request.infer({self.inputs[name]: tensor for name, tensor in tensors.items()})
-            return request.get_output_tensor(self.output)
-        request = self.shared.ready_request()
+        request = self.model.create_infer_request() if self.node is None else self.shared.ready_request()
         for name, tensor in tensors.items():
             request.set_input_tensor(self.inputs[name], tensor)
         request.infer()
