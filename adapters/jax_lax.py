@@ -12,6 +12,9 @@ Both keep the canonical channels-first layout through `dimension_numbers`.
   OI layout) and explicit padding pairs.
 `jax.lax` takes no bias: it is added with `jnp` after the call.
 
+Each layer runs as one `jax.jit` function of its arrays (the call and the bias add; the vjp of both
+for the gradients), as JAX users run layers: op by op, each cast and add would compile an XLA
+executable of its own per shape. The result is the same, bit for bit, on every case of `cases/`.
 JAX compiles every new shape (seconds per hundred cases); its persistent compilation cache, in
 tconv's user cache folder per JAX version and CPU (`harness.machine.fingerprint`), makes the
 next run load them instead. The cached executables are XLA's own, so the answers are the same.
@@ -21,14 +24,23 @@ next run load them instead. The cached executables are XLA's own, so the answers
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
 from adapters.base import Adapter, import_framework
 from adapters.layout import rot180, swap_in_out
-from adapters.padding import (Span, canonical_spans, describe_reslice, jax_span, jax_transpose_pads, to_canonical_window,
-                              upstream_on_span)
+from adapters.padding import (
+    Span,
+    canonical_spans,
+    describe_reslice,
+    jax_span,
+    jax_transpose_pads,
+    to_canonical_window,
+    upstream_on_span,
+)
 from harness import machine
 from harness.case import Case
 
@@ -43,7 +55,7 @@ def _jax():
     return jax
 
 
-def _persistent_cache(jax) -> None:  # noqa: ANN001
+def _persistent_cache(jax) -> None:
     """Compiled shapes kept on disk between runs (see the module docstring)."""
     if os.environ.get("TCONV_JAX_CACHE", "1") == "0" or os.environ.get("JAX_COMPILATION_CACHE_DIR"):
         return
@@ -57,21 +69,66 @@ def _persistent_cache(jax) -> None:  # noqa: ANN001
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
 
 
-def _array(values: np.ndarray, dtype: str):
-    jnp = _jax().numpy
-    return jnp.asarray(np.asarray(values, dtype=np.float64), dtype=getattr(jnp, dtype))
+def _host(values: np.ndarray, dtype: str) -> np.ndarray:
+    """The case's values in JAX's dtype, cast by NumPy: they are already rounded to it, and a
+    `jnp` cast would compile one more XLA executable per shape."""
+    return np.asarray(values, dtype=np.dtype(getattr(_jax().numpy, dtype)))
 
 
-def _finish(y, case: Case, have: list[Span]) -> np.ndarray:
-    jnp = _jax().numpy
-    y = jnp.asarray(to_canonical_window(np.asarray(y), have, case))
-    if case.bias is not None:
-        y = y + _array(case.bias, case.dtype).reshape((-1,) + (1,) * case.rank)
-    return np.asarray(y)
+def _bias_added(y, bias):
+    """`y + bias` over the channel axis, the bias added with `jnp` as a user adds it to `jax.lax`."""
+    return y + bias.reshape((-1,) + (1,) * (y.ndim - 2))
+
+
+def _forward(x, kernel, bias, *, call: _Call):
+    y = call.conv(x, kernel)
+    return y if bias is None else _bias_added(y, bias)
+
+
+def _pullback(x, kernel, bias, upstream_on_output, upstream, *, call: _Call):
+    """`jax.vjp` of the call, the upstream gradient placed on JAX's output; the bias's, `jax.vjp`
+    of its add on the canonical window's upstream (the call's output shape cropped away)."""
+    jax, jnp = _jax(), _jax().numpy
+    _, pullback = jax.vjp(call.conv, x, kernel)
+    grad_x, grad_k = pullback(upstream_on_output)
+    if bias is None:
+        return grad_x, grad_k, None
+    _, pullback_bias = jax.vjp(lambda b: _bias_added(jnp.zeros(upstream.shape, b.dtype), b), bias)
+    return grad_x, grad_k, pullback_bias(upstream)[0]
+
+
+@cache
+def _compiled(function: Callable) -> Callable:
+    """`function` under `jax.jit`, its `call` static: one XLA executable per layer and shape, where
+    running op by op compiles one per op (casts, the conv, the bias add, each their own)."""
+    return _jax().jit(function, static_argnames=("call",))
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One `jax.lax` entry point with its static arguments (hashable: the key of the compiled
+    function's cache)."""
+
+    entry: str  # "conv_transpose" or "conv_general_dilated"
+    stride: tuple[int, ...]
+    padding: str | tuple[tuple[int, int], ...]
+    dilation: tuple[int, ...]
+    groups: int
+
+    def conv(self, x, kernel):
+        lax = _jax().lax
+        spec = _SPECS[x.ndim - 2]
+        if self.entry == "conv_transpose":
+            return lax.conv_transpose(x, kernel, strides=self.stride, padding=self.padding,
+                                      rhs_dilation=self.dilation, dimension_numbers=spec, transpose_kernel=True)
+        return lax.conv_general_dilated(x, kernel, window_strides=(1,) * len(self.stride), padding=self.padding,
+                                        lhs_dilation=self.stride, rhs_dilation=self.dilation,
+                                        dimension_numbers=spec, feature_group_count=self.groups)
 
 
 class _Jax(Adapter):
     framework = "jax"
+    entry: str
 
     def plan(self, case: Case) -> tuple[object, list[Span]]:
         """The padding JAX is given and the spans of the full result it returns."""
@@ -85,13 +142,21 @@ class _Jax(Adapter):
         """The gradient with respect to `kernel(case)` back in the canonical layout."""
         return grad
 
-    def conv(self, case: Case, x, kernel, padding):
-        raise NotImplementedError
+    def _call(self, case: Case) -> tuple[_Call, list[Span]]:
+        padding, have = self.plan(case)
+        padding = padding if isinstance(padding, str) else tuple(tuple(pair) for pair in padding)
+        return _Call(self.entry, tuple(case.stride), padding, tuple(case.dilation), case.groups), have
+
+    def _arrays(self, case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        bias = None if case.bias is None else _host(case.bias, case.dtype)
+        return _host(case.input, case.dtype), _host(self.kernel(case), case.dtype), bias
 
     def run(self, case: Case) -> np.ndarray:
-        padding, have = self.plan(case)
-        y = self.conv(case, _array(case.input, case.dtype), _array(self.kernel(case), case.dtype), padding)
-        return _finish(y, case, have)
+        """The call and the bias add, then the crop to the canonical window in NumPy (a per-channel
+        add and a spatial crop commute; JAX's window never lacks a wanted position)."""
+        call, have = self._call(case)
+        y = _compiled(_forward)(*self._arrays(case), call=call)
+        return to_canonical_window(np.asarray(y), have, case)
 
     def gradient_translation(self, case: Case, check: str) -> str | None:
         if check == "grad_bias":
@@ -99,25 +164,19 @@ class _Jax(Adapter):
         return None
 
     def gradients(self, case: Case) -> dict[str, np.ndarray]:
-        """`jax.vjp` of the call, the upstream gradient placed on JAX's output; the bias, added
-        with `jnp` after the call, through `jax.vjp` of that add."""
-        jax, jnp = _jax(), _jax().numpy
-        padding, have = self.plan(case)
+        call, have = self._call(case)
         g = upstream_on_span(case.upstream, canonical_spans(case), have)
-        _, pullback = jax.vjp(lambda x, k: self.conv(case, x, k, padding), _array(case.input, case.dtype),
-                              _array(self.kernel(case), case.dtype))
-        grad_x, grad_k = pullback(_array(g, case.dtype))
+        grad_x, grad_k, grad_b = _compiled(_pullback)(*self._arrays(case), _host(g, case.dtype),
+                                                      _host(case.upstream, case.dtype), call=call)
         grads = {"grad_input": np.asarray(grad_x), "grad_weight": self.kernel_gradient(case, np.asarray(grad_k))}
-        if case.bias is not None:
-            shape = case.upstream.shape
-            _, pullback_bias = jax.vjp(lambda b: jnp.zeros(shape, b.dtype) + b.reshape((-1,) + (1,) * case.rank),
-                                       _array(case.bias, case.dtype))
-            grads["grad_bias"] = np.asarray(pullback_bias(_array(case.upstream, case.dtype))[0])
+        if grad_b is not None:
+            grads["grad_bias"] = np.asarray(grad_b)
         return grads
 
 
 class JaxConvTranspose(_Jax):
     name = "jax.conv_transpose"
+    entry = "conv_transpose"
 
     def supports(self, case: Case) -> str | None:
         if case.groups > 1:
@@ -144,15 +203,10 @@ class JaxConvTranspose(_Jax):
             return None
         return f"JAX's {padding} appends zeros when the stride exceeds the dilated kernel: {describe_reslice(have, wants)}"
 
-    def conv(self, case: Case, x, kernel, padding):
-        return _jax().lax.conv_transpose(
-            x, kernel, strides=case.stride, padding=padding, rhs_dilation=case.dilation,
-            dimension_numbers=_SPECS[case.rank], transpose_kernel=True,
-        )
-
 
 class JaxConvGeneralDilated(_Jax):
     name = "jax.conv_general_dilated"
+    entry = "conv_general_dilated"
 
     def plan(self, case: Case) -> tuple[object, list[Span]]:
         wants = canonical_spans(case)
@@ -166,12 +220,6 @@ class JaxConvGeneralDilated(_Jax):
     def kernel_gradient(self, case: Case, grad: np.ndarray) -> np.ndarray:
         """Both rewrites are permutations and their own inverses (group-wise transpose, flip)."""
         return swap_in_out(rot180(grad), case.groups)
-
-    def conv(self, case: Case, x, kernel, padding):
-        return _jax().lax.conv_general_dilated(
-            x, kernel, window_strides=(1,) * case.rank, padding=padding, lhs_dilation=case.stride,
-            rhs_dilation=case.dilation, dimension_numbers=_SPECS[case.rank], feature_group_count=case.groups,
-        )
 
 
 ADAPTERS = (JaxConvTranspose(), JaxConvGeneralDilated())

@@ -1,0 +1,66 @@
+"""The JAX adapters run each layer as one `jax.jit` function; that must not change an answer: the
+same functions run op by op (each op its own executable, as before) give the same bits, in
+every dtype, forward and gradients. XLA may fuse the bias add into the
+call's output and, allowed excess precision, skip a rounding in float16/bfloat16: this test is
+what would catch it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from adapters import jax_lax
+from adapters.padding import canonical_spans, to_canonical_window, upstream_on_span
+from harness.case import Case
+from harness.casefile import case_from_mapping
+
+pytest.importorskip("jax")
+pytestmark = pytest.mark.jax
+
+SHAPES = [  # (input, kernel, stride, padding, groups): 1-D, and 2-D with groups (conv_general_dilated only)
+    ([2, 4, 5], [4, 3, 3], [2], [[1, 0]], 1),
+    ([1, 4, 3, 4], [4, 2, 3, 2], [2, 1], "same", 2),
+]
+
+
+def _case(dtype: str, shape: tuple) -> Case:
+    """A layer with a bias (the op XLA could fuse) and every gradient."""
+    x, k, stride, padding, groups = shape
+    return case_from_mapping({
+        "id": "jit", "input": {"shape": x, "seed": 1}, "kernel": {"shape": k, "seed": 2}, "stride": stride,
+        "padding": padding, "groups": groups, "dtype": dtype, "bias": {"shape": [k[1] * groups], "seed": 3},
+        "check": ["forward", "grad_input", "grad_weight", "grad_bias"]}, file="jit.yaml")
+
+
+def _eager_forward(adapter: jax_lax._Jax, case: Case) -> np.ndarray:
+    call, have = adapter._call(case)
+    x, k, b = adapter._arrays(case)
+    y = call.conv(x, k)
+    if b is not None:
+        y = jax_lax._bias_added(y, b)
+    return to_canonical_window(np.asarray(y), have, case)
+
+
+def _eager_gradients(adapter: jax_lax._Jax, case: Case) -> tuple[np.ndarray, ...]:
+    call, have = adapter._call(case)
+    upstream = upstream_on_span(case.upstream, canonical_spans(case), have)
+    host = [jax_lax._host(a, case.dtype) for a in (upstream, case.upstream)]
+    grads = jax_lax._pullback(*adapter._arrays(case), *host, call=call)  # not under jit: op by op
+    return tuple(np.asarray(g) for g in grads if g is not None)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+def test_a_layer_under_jit_gives_the_bits_of_the_same_ops_run_one_by_one(dtype: str) -> None:
+    for shape in SHAPES:
+        case = _case(dtype, shape)
+        for adapter in jax_lax.ADAPTERS:
+            if adapter.supports(case) is not None:
+                continue
+            jitted, eager = adapter.run(case), _eager_forward(adapter, case)
+            assert jitted.dtype == eager.dtype and jitted.tobytes() == eager.tobytes(), (adapter.name, shape)
+            grads = adapter.gradients(case)
+            names = ["grad_input", "grad_weight", "grad_bias"]
+            eager_grads = _eager_gradients(adapter, case)
+            eager_grads = (eager_grads[0], adapter.kernel_gradient(case, eager_grads[1]), *eager_grads[2:])
+            for name, expected in zip(names, eager_grads):
+                assert grads[name].tobytes() == expected.tobytes(), (adapter.name, shape, name)
