@@ -176,14 +176,25 @@ def deconvolution_info(compiled: Any, layer: str | None = None) -> dict[str, str
     """The runtime model's Deconvolution node as the plugin describes it (`primitiveType`,
     `runtimePrecision`, ...), the one made of the backprop node named `layer` where a compiled
     batch has several; empty when it has none."""
+    for made_of, info in _deconvolution_nodes(compiled):
+        if layer is None or layer in made_of:
+            return dict(info)
+    return {}
+
+
+@lru_cache(maxsize=8)
+def _deconvolution_nodes(compiled: Any) -> tuple[tuple[frozenset[str], dict[str, str]], ...]:
+    """Each Deconvolution node of a compiled model: the names of the nodes it was made of, and its
+    runtime info. Read once per compiled model: every layer of a batch asks the same runtime model."""
+    nodes = []
     for node in compiled.get_runtime_model().get_ordered_ops():
         info = node.get_rt_info()
         if "layerType" in info and info["layerType"].astype(str) == "Deconvolution":
-            made_of = {node.get_friendly_name(), *info["originalLayersNames"].astype(str).split(",")} \
-                if "originalLayersNames" in info else {node.get_friendly_name()}
-            if layer is None or layer in made_of:
-                return {key: info[key].astype(str) for key in info}
-    return {}
+            made_of = {node.get_friendly_name()}
+            if "originalLayersNames" in info:
+                made_of.update(info["originalLayersNames"].astype(str).split(","))
+            nodes.append((frozenset(made_of), {key: info[key].astype(str) for key in info}))
+    return tuple(nodes)
 
 
 def compiled_precision(layer: Compiled) -> str:
@@ -241,11 +252,13 @@ class _OpenVino:
         return _PREPARED.pop(model_cache.layer_key(self.name, case), None) or self.compile(case)
 
     def prepare(self, cases: Sequence[Case]) -> None:
-        """Compile the small layers of the cases in one model per dtype (`adapters.openvino_batch`)."""
+        """Compile the small layers of the cases in one model per dtype (`adapters.openvino_batch`),
+        those of unsupported cases too: every row compiles its layer for its `path` (for float64, the
+        kernel and precision the plugin would take), and a layer that fails is left to its row."""
         todo: dict[str, dict[str, Case]] = {}
         for case in cases:
             key = model_cache.layer_key(self.name, case)
-            if key not in _PREPARED and batchable(case) and self.supports(case) is None:
+            if key not in _PREPARED and batchable(case):
                 todo.setdefault(case.dtype, {})[key] = case
         for dtype, batch in todo.items():
             config = compile_config(dtype)
