@@ -1,7 +1,8 @@
 """`tconv run`'s scheduler: the runner's rows, made in worker processes, in parallel, stoppable.
 
-The jobs (one case on one adapter) are grouped by framework family; each family's jobs run in
-order on that family's worker (`harness.workers`), and up to `jobs` families run at once. The rows
+The jobs (one case on one adapter) are grouped by framework family, the families that import
+TensorFlow in one group (`harness.workers.process_group`); each group's jobs run in order, family by
+family, on that group's worker (`harness.workers`), and up to `jobs` groups run at once. The rows
 come back in the serial runner's order whatever finished first, and are labelled by the known-
 discrepancy table in the parent (which also keeps its staleness bookkeeping), so `--jobs 2` gives
 the same report as `--jobs 1` (timings aside). A stop (SIGINT, SIGTERM) ends the workers and returns
@@ -21,10 +22,11 @@ from adapters.base import Adapter
 from harness import runner
 from harness.case import Case
 from harness.discrepancies import KnownDiscrepancies
-from harness.workers import DEFAULT_TIMEOUT, Job, Stopped, Worker
+from harness.workers import DEFAULT_TIMEOUT, Job, Stopped, Worker, process_group
 
-# Slowest families first, so that with --jobs the long ones start at once (seconds per built-in run).
-FAMILY_ORDER = ("jax", "tensorflow", "keras", "torch", "onnx", "onnxruntime", "numpy")
+# Slowest process groups first, so that with --jobs the long ones start at once (by their seconds in a
+# built-in run here, caches cold and warm); a plugin's own framework comes after them.
+FAMILY_ORDER = ("tinygrad", "tensorflow", "jax", "openvino", "torch", "onnx", "paddle", "numpy", "mlx", "onnxruntime")
 
 
 @dataclass
@@ -44,8 +46,8 @@ def shard(cases: Sequence[Case], index: int, count: int) -> list[Case]:
             if int.from_bytes(hashlib.sha256(c.full_id.encode("utf-8")).digest()[:8], "big") % count == index - 1]
 
 
-def _family_key(framework: str) -> tuple[int, str]:
-    return (FAMILY_ORDER.index(framework) if framework in FAMILY_ORDER else -1, framework)
+def _family_key(group: str) -> tuple[int, str]:
+    return (FAMILY_ORDER.index(group) if group in FAMILY_ORDER else len(FAMILY_ORDER), group)
 
 
 def run_isolated(
@@ -69,7 +71,7 @@ def run_isolated(
             if runner.job_checks(case):
                 upcoming = batches.get(case_index, ()) if runner.prepares(adapter) else ()
                 job = Job(case_index * len(adapters) + adapter_index, case, adapter.name, adapter.framework, upcoming)
-                by_family.setdefault(adapter.framework, []).append(job)
+                by_family.setdefault(process_group(adapter.framework), []).append(job)
     done: dict[int, list[runner.Row]] = {}
 
     def report(rows: list[runner.Row]) -> None:
@@ -78,7 +80,8 @@ def run_isolated(
                 progress.on_row(row)
 
     def family(jobs_of_family: list[Job]) -> None:
-        worker = Worker(jobs_of_family[0].framework, plugins=plugins, log=log, timeout=timeout, stop=stop)
+        frameworks = tuple(dict.fromkeys(job.framework for job in jobs_of_family))
+        worker = Worker(frameworks, plugins=plugins, log=log, timeout=timeout, stop=stop)
         try:
             for job in jobs_of_family:
                 if stop.is_set():

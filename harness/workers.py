@@ -2,7 +2,8 @@
 
 A segfault or an abort in native code, `os._exit`, `sys.exit`, the out-of-memory killer or a
 hang inside an adapter would otherwise end `tconv run` with no report. Here each framework family
-(an adapter's `framework`) gets one worker process, forked by multiprocessing's fork server (a
+(an adapter's `framework`) gets one worker process (Keras and LiteRT share TensorFlow's: see
+`PROCESS_GROUPS`), forked by multiprocessing's fork server (a
 single-threaded process that imported tconv once: no threads or locks inherited from the
 parent, and a start in milliseconds), fed one job at a time (one case on one adapter:
 its forward row and its gradient rows), reused across jobs and restarted after a crash or a
@@ -35,6 +36,10 @@ POLL = 0.1  # how often a waiting parent thread looks at the stop flag
 # own modules and their libraries (numpy, pydantic), never a framework (each worker imports its own).
 PRELOAD = ["harness.runner", "harness.workers", "adapters"]
 
+# Families whose adapters import TensorFlow (Keras on its TensorFlow backend, LiteRT's converter)
+# run in TensorFlow's worker: it imports TensorFlow once (~6 s here), not once per family.
+PROCESS_GROUPS = {"keras": "tensorflow", "litert": "tensorflow"}
+
 _SIGNAL_NOTES = {
     signal.SIGSEGV: "segmentation fault",
     signal.SIGABRT: "abort",
@@ -55,6 +60,11 @@ class Job:
     framework: str
     # this case and the next forward cases, for the adapter's `prepare` (on a run's first job: `runner.prepare_batches`)
     upcoming: tuple[Case, ...] = ()
+
+
+def process_group(framework: str) -> str:
+    """The worker process a family's jobs run in, named after its first family."""
+    return PROCESS_GROUPS.get(framework, framework)
 
 
 def death_message(exitcode: int | None) -> str:
@@ -84,7 +94,7 @@ def _redirect_output(log: str | None) -> None:
     os.close(handle)
 
 
-def serve(conn: Connection, framework: str, plugins: Sequence[str], log: str | None,
+def serve(conn: Connection, frameworks: Sequence[str], plugins: Sequence[str], log: str | None,
           environ: dict[str, str], cwd: str) -> None:
     """The worker's loop: build the adapters, then answer each `Job` with its rows until told to stop.
 
@@ -105,11 +115,12 @@ def serve(conn: Connection, framework: str, plugins: Sequence[str], log: str | N
             adapters.update({a.name: a for a in load_plugin(path)})
         except BaseException:  # noqa: BLE001, S112 - the parent loaded it already; its rows say what is missing
             continue
-    if framework in FRAMEWORK_MODULES:
-        try:
-            import_framework(FRAMEWORK_MODULES[framework])
-        except Exception:  # noqa: BLE001, S110 - each row says "cannot import ..."
-            pass
+    for framework in frameworks:
+        if framework in FRAMEWORK_MODULES:
+            try:
+                import_framework(FRAMEWORK_MODULES[framework])
+            except Exception:  # noqa: BLE001, S110 - each row says "cannot import ..."
+                pass
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -136,11 +147,11 @@ class Stopped(Exception):
 
 
 class Worker:
-    """The parent's handle on one framework family's worker process."""
+    """The parent's handle on the worker process of one or more framework families (a process group)."""
 
-    def __init__(self, framework: str, *, plugins: Sequence[Path], log: Path | None, timeout: float,
+    def __init__(self, frameworks: Sequence[str], *, plugins: Sequence[Path], log: Path | None, timeout: float,
                  stop: threading.Event) -> None:
-        self.framework, self.timeout, self.stop_flag = framework, timeout, stop
+        self.frameworks, self.timeout, self.stop_flag = tuple(frameworks), timeout, stop
         self.plugins = [str(Path(p).resolve()) for p in plugins]
         self.log = None if log is None else str(Path(log).resolve())
         self.process: multiprocessing.process.BaseProcess | None = None
@@ -151,9 +162,9 @@ class Worker:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
         parent_end, child_end = context.Pipe()
-        self.process = context.Process(target=serve, args=(child_end, self.framework, self.plugins, self.log,
+        self.process = context.Process(target=serve, args=(child_end, self.frameworks, self.plugins, self.log,
                                                            dict(os.environ), os.getcwd()),
-                                       name=f"tconv-{self.framework}", daemon=True)
+                                       name=f"tconv-{process_group(self.frameworks[0])}", daemon=True)
         self.process.start()
         child_end.close()
         self.conn = parent_end

@@ -81,3 +81,26 @@ def test_merging_overlapping_reports_is_refused(tconv, tmp_path) -> None:
 def test_a_bad_shard_is_a_usage_error(tconv, text) -> None:
     status, _, err = tconv("run", FILES[0], "--shard", text)
     assert status == 2 and "--shard" in err
+
+
+def test_keras_and_litert_run_in_tensorflows_worker_slowest_group_first(monkeypatch) -> None:
+    """The families that import TensorFlow share one worker (one import); the groups start slowest first."""
+    from adapters import all_adapters
+    from harness import scheduler
+
+    made: list[tuple[str, ...]] = []
+
+    class Recording:
+        def __init__(self, frameworks, **_options) -> None:  # noqa: ANN001
+            made.append(tuple(frameworks))
+
+        def run(self, job) -> list:  # noqa: ANN001
+            return []
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(scheduler, "Worker", Recording)
+    chosen = [a for a in all_adapters() if a.framework in ("numpy", "keras", "tensorflow", "litert", "jax")]
+    scheduler.run_isolated(load_cases([REPO / "cases" / "seeds.yaml"])[:2], chosen, jobs=1)
+    assert made == [("tensorflow", "keras", "litert"), ("jax",), ("numpy",)]
