@@ -195,10 +195,12 @@ def built_layer(case: Case, input_shape, padding: str, output_padding):
     keras = _keras()
     layer_class = {1: keras.layers.Conv1DTranspose, 2: keras.layers.Conv2DTranspose,
                    3: keras.layers.Conv3DTranspose}[case.rank]
+    # Named, not numbered by Keras' counter: a message that names the layer (a converter's node) is the
+    # same whatever layers the process built before.
     layer = layer_class(
         filters=case.out_channels, kernel_size=case.kernel_size, strides=case.stride, padding=padding,
         output_padding=output_padding, dilation_rate=case.dilation, use_bias=case.bias is not None,
-        dtype=case.dtype,
+        dtype=case.dtype, name=f"conv{case.rank}d_transpose",
     )
     layer.build(tuple(input_shape))
     weights = [kernel_to_spatial_out_in(case.kernel).astype(numpy_dtype(case.dtype))]
