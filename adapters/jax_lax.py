@@ -15,6 +15,7 @@ Both keep the canonical channels-first layout through `dimension_numbers`.
 Each layer runs as one `jax.jit` function of its arrays (the call and the bias add; the vjp of both
 for the gradients), as JAX users run layers: op by op, each cast and add would compile an XLA
 executable of its own per shape. The result is the same, bit for bit, on every case of `cases/`.
+`prepare` compiles the next cases' small layers in one executable (`adapters.jax_batch`).
 JAX compiles every new shape (seconds per hundred cases); its persistent compilation cache, in
 tconv's user cache folder per JAX version and CPU (`harness.machine.fingerprint`), makes the
 next run load them instead. The cached executables are XLA's own, so the answers are the same.
@@ -24,12 +25,13 @@ next run load them instead. The cached executables are XLA's own, so the answers
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 
+from adapters import jax_batch
 from adapters.base import Adapter, import_framework
 from adapters.layout import rot180, swap_in_out
 from adapters.padding import (
@@ -104,6 +106,12 @@ def _compiled(function: Callable) -> Callable:
     return _jax().jit(function, static_argnames=("call",))
 
 
+def _layer(function: Callable, call: _Call, arrays: tuple[np.ndarray | None, ...]):  # noqa: ANN202
+    """`function` on the arrays: in the batch `prepare` compiled it in, else compiled by itself."""
+    batched = jax_batch.prepared(function, call, arrays)
+    return batched(arrays) if batched is not None else _compiled(function)(*arrays, call=call)
+
+
 @dataclass(frozen=True)
 class _Call:
     """One `jax.lax` entry point with its static arguments (hashable: the key of the compiled
@@ -151,11 +159,30 @@ class _Jax(Adapter):
         bias = None if case.bias is None else _host(case.bias, case.dtype)
         return _host(case.input, case.dtype), _host(self.kernel(case), case.dtype), bias
 
+    def _gradient_arrays(self, case: Case, have: list[Span]) -> tuple[np.ndarray | None, ...]:
+        """`_pullback`'s arrays: the layer's, the upstream gradient on JAX's output, and the case's."""
+        upstream = upstream_on_span(case.upstream, canonical_spans(case), have)
+        return *self._arrays(case), _host(upstream, case.dtype), _host(case.upstream, case.dtype)
+
+    def prepare(self, cases: Sequence[Case]) -> None:
+        """Compile the small layers of the cases in one executable, their gradients in another
+        (`adapters.jax_batch`)."""
+        forward, pullback = [], []
+        for case in cases:
+            if self.supports(case) is not None or not jax_batch.batchable(case):
+                continue
+            call, have = self._call(case)
+            forward.append((call, self._arrays(case)))
+            if case.upstream is not None and any(check != "forward" for check in case.checks):
+                pullback.append((call, self._gradient_arrays(case, have)))
+        jax_batch.prepare(_forward, forward)
+        jax_batch.prepare(_pullback, pullback)
+
     def run(self, case: Case) -> np.ndarray:
         """The call and the bias add, then the crop to the canonical window in NumPy (a per-channel
         add and a spatial crop commute; JAX's window never lacks a wanted position)."""
         call, have = self._call(case)
-        y = _compiled(_forward)(*self._arrays(case), call=call)
+        y = _layer(_forward, call, self._arrays(case))
         return to_canonical_window(np.asarray(y), have, case)
 
     def gradient_translation(self, case: Case, check: str) -> str | None:
@@ -165,9 +192,7 @@ class _Jax(Adapter):
 
     def gradients(self, case: Case) -> dict[str, np.ndarray]:
         call, have = self._call(case)
-        g = upstream_on_span(case.upstream, canonical_spans(case), have)
-        grad_x, grad_k, grad_b = _compiled(_pullback)(*self._arrays(case), _host(g, case.dtype),
-                                                      _host(case.upstream, case.dtype), call=call)
+        grad_x, grad_k, grad_b = _layer(_pullback, call, self._gradient_arrays(case, have))
         grads = {"grad_input": np.asarray(grad_x), "grad_weight": self.kernel_gradient(case, np.asarray(grad_k))}
         if grad_b is not None:
             grads["grad_bias"] = np.asarray(grad_b)

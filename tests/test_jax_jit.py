@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from adapters import jax_lax
+from adapters import jax_batch, jax_lax
 from adapters.padding import canonical_spans, to_canonical_window, upstream_on_span
 from harness.case import Case
-from harness.casefile import case_from_mapping
+from harness.casefile import case_from_mapping, load_cases
+from tests.conftest import REPO
 
 pytest.importorskip("jax")
 pytestmark = pytest.mark.jax
@@ -64,3 +65,59 @@ def test_a_layer_under_jit_gives_the_bits_of_the_same_ops_run_one_by_one(dtype: 
             eager_grads = (eager_grads[0], adapter.kernel_gradient(case, eager_grads[1]), *eager_grads[2:])
             for name, expected in zip(names, eager_grads):
                 assert grads[name].tobytes() == expected.tobytes(), (adapter.name, shape, name)
+
+
+# --- several layers in one executable (`prepare`, adapters/jax_batch.py) ----------------------------------------
+
+
+def _batchable_cases() -> list[Case]:
+    files = ("shapes.yaml", "output_shape.yaml", "dtypes.yaml", "gradients.yaml")
+    return [c for c in load_cases([REPO / "cases" / f for f in files]) if jax_batch.batchable(c)][::4]
+
+
+def _outputs(adapter: jax_lax._Jax, case: Case) -> list[np.ndarray]:
+    grads = adapter.gradients(case) if case.upstream is not None else {}
+    return [adapter.run(case), *(grads[name] for name in sorted(grads))]
+
+
+@pytest.mark.parametrize("adapter", jax_lax.ADAPTERS, ids=lambda a: a.name)
+def test_a_layer_compiled_in_a_batch_gives_its_compile_alones_bits(adapter: jax_lax._Jax) -> None:
+    cases = [c for c in _batchable_cases() if adapter.supports(c) is None]
+    assert {c.dtype for c in cases} == {"float16", "bfloat16", "float32", "float64"} and len(cases) >= 30
+    assert {c.rank for c in cases} == {1, 2, 3} and sum(c.upstream is not None for c in cases) >= 5
+    jax_batch._PREPARED.clear()
+    alone = [_outputs(adapter, c) for c in cases]
+    adapter.prepare(cases)
+    for case, expected in zip(cases, alone):
+        call, have = adapter._call(case)
+        assert jax_batch.prepared(jax_lax._forward, call, adapter._arrays(case)) is not None, case.full_id
+        if case.upstream is not None:
+            assert jax_batch.prepared(jax_lax._pullback, call, adapter._gradient_arrays(case, have)) is not None
+        batched = _outputs(adapter, case)
+        for got, want in zip(batched, expected, strict=True):
+            assert got.dtype == want.dtype and got.tobytes() == want.tobytes(), case.full_id
+    jax_batch._PREPARED.clear()
+
+
+def test_a_layer_that_does_not_trace_is_left_to_its_own_row(monkeypatch) -> None:
+    """The others are batched; that layer's row fails with its own error, not the batch's."""
+    adapter = jax_lax.ADAPTERS[1]
+    cases = [c for c in _batchable_cases() if c.dtype == "float32"][:6]
+    broken = cases[2]
+    conv = jax_lax._Call.conv
+
+    def refusing(self, x, kernel):  # noqa: ANN001, ANN202
+        if x.shape == broken.input.shape and kernel.shape == adapter.kernel(broken).shape:
+            raise ValueError("this layer does not trace")
+        return conv(self, x, kernel)
+
+    monkeypatch.setattr(jax_lax._Call, "conv", refusing)
+    jax_lax._jax().clear_caches()  # an earlier test may have traced the layer, and JAX would not trace it again
+    jax_batch._PREPARED.clear()
+    adapter.prepare(cases)
+    shapes = {(c.input.shape, adapter.kernel(c).shape) for c in cases}
+    assert len(jax_batch._PREPARED) >= len(shapes) - 1
+    assert jax_batch.prepared(jax_lax._forward, adapter._call(broken)[0], adapter._arrays(broken)) is None
+    with pytest.raises(ValueError, match="does not trace"):
+        adapter.run(broken)
+    jax_batch._PREPARED.clear()

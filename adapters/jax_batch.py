@@ -1,0 +1,99 @@
+"""Many JAX layers compiled as one XLA executable: XLA's compile of one small conv costs ~70-100 ms
+here, most of it fixed; ~40 ms a layer when 32 layers share a compile. With the persistent cache
+on, a later run loads one executable per batch instead of lowering and loading one per layer.
+
+`prepare` lowers the next cases' small layers as one `jax.jit` function of all their arrays (a
+list of each layer's own function, `_forward` or `_pullback`, on its own arguments: nothing
+joined) and compiles it once. Each row then runs the whole executable with its own arrays in its
+layer's place and zeros in the others', and reads its own output, so only layers of little work
+are batched (`BATCHABLE_MACS`). XLA compiles each op of a module by its own shapes and
+attributes: tests/test_jax_jit.py checks that every layer of a batch gives, bit for bit, what
+its compile alone gives. A batch that fails to trace or compile is halved until the failing layer
+is alone (`in_halves`), and that layer is left to its row, which says why.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from adapters.base import import_framework, in_halves
+from adapters.padding import canonical_spans
+from harness.case import Case
+
+# The most multiply-adds a batched layer does: every row of a batch runs all its layers, which for
+# layers this small (32 of them: well under a millisecond) costs far less than a compile of its own.
+BATCHABLE_MACS = 1 << 16
+KEPT = 256  # prepared layers kept: two adapters' forward and gradient batches, twice over
+
+Arguments = tuple[Any, ...]  # a layer's arrays (None where it takes none, as a bias-free layer's bias)
+
+
+def batchable(case: Case) -> bool:
+    """A layer to compile with others: no empty tensor (its errors are its own row's) and little work."""
+    output = math.prod(span.length for span in canonical_spans(case))
+    macs = case.batch * case.out_channels * output * (case.in_channels // case.groups) * math.prod(case.kernel_size)
+    return case.input.size > 0 and case.kernel.size > 0 and output > 0 and macs <= BATCHABLE_MACS
+
+
+def layer_key(function: Callable, call: Hashable, arrays: Arguments) -> tuple:
+    """What one executable of `function` is compiled for: its static call and its arrays' shapes and dtypes."""
+    return (function.__name__, call,
+            tuple(None if a is None else (a.shape, np.dtype(a.dtype).name) for a in arrays))
+
+
+@dataclass
+class BatchedLayer:
+    """One layer of an executable compiled for several: run with its own arrays, zeros elsewhere."""
+
+    executable: Any  # `jax.stages.Compiled` of the list of every layer's arguments
+    zeros: list[Arguments]  # each layer's arguments as zeros already on the device
+    index: int
+
+    def __call__(self, arrays: Arguments) -> Any:
+        arguments = list(self.zeros)
+        arguments[self.index] = tuple(arrays)
+        return self.executable(arguments)[self.index]
+
+
+_PREPARED: OrderedDict[tuple, BatchedLayer] = OrderedDict()  # layer_key -> a layer compiled in a batch
+
+
+def prepared(function: Callable, call: Hashable, arrays: Arguments) -> BatchedLayer | None:
+    """The layer `prepare` compiled in a batch for these arguments, or None (compile it alone)."""
+    return _PREPARED.get(layer_key(function, call, arrays))
+
+
+def compiled_together(function: Callable, layers: Sequence[tuple[Hashable, Arguments]]) -> list[BatchedLayer]:
+    """`function` of each (call, arrays) in one jitted function, compiled once: a `BatchedLayer` each, in order."""
+    jax = import_framework("jax")
+    calls = [call for call, _ in layers]
+
+    def batch(arguments: list[Arguments]) -> list[Any]:
+        return [function(*args, call=call) for args, call in zip(arguments, calls)]
+
+    shapes = [tuple(None if a is None else jax.ShapeDtypeStruct(a.shape, a.dtype) for a in arrays)
+              for _, arrays in layers]
+    executable = jax.jit(batch).lower(shapes).compile()
+    zeros = [tuple(None if a is None else jax.device_put(np.zeros(a.shape, a.dtype)) for a in arrays)
+             for _, arrays in layers]
+    return [BatchedLayer(executable, zeros, index) for index in range(len(layers))]
+
+
+def prepare(function: Callable, layers: Sequence[tuple[Hashable, Arguments]]) -> None:
+    """Compile the layers not prepared yet in one batch, halved where it fails to trace or compile."""
+    todo: dict[tuple, tuple[Hashable, Arguments]] = {}
+    for call, arrays in layers:
+        key = layer_key(function, call, arrays)
+        if key not in _PREPARED:
+            todo[key] = (call, arrays)
+    made = in_halves(list(todo.values()), partial(compiled_together, function))
+    _PREPARED.update({key: made[i] for i, key in enumerate(todo) if i in made})
+    while len(_PREPARED) > KEPT:  # layers handed ahead whose rows never came
+        _PREPARED.popitem(last=False)
