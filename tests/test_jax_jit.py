@@ -1,6 +1,6 @@
 """The JAX adapters run each layer as one `jax.jit` function; that must not change an answer: the
 same functions run op by op (each op its own executable, as before) give the same bits, in
-every dtype, forward and gradients. XLA may fuse the bias add into the
+every dtype narrower than float64, forward and gradients. XLA may fuse the bias add into the
 call's output and, allowed excess precision, skip a rounding in float16/bfloat16: this test is
 what would catch it."""
 
@@ -50,7 +50,7 @@ def _eager_gradients(adapter: jax_lax._Jax, case: Case) -> tuple[np.ndarray, ...
     return tuple(np.asarray(g) for g in grads if g is not None)
 
 
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])  # float64: no wider type to compute in
 def test_a_layer_under_jit_gives_the_bits_of_the_same_ops_run_one_by_one(dtype: str) -> None:
     for shape in SHAPES:
         case = _case(dtype, shape)
@@ -71,8 +71,14 @@ def test_a_layer_under_jit_gives_the_bits_of_the_same_ops_run_one_by_one(dtype: 
 
 
 def _batchable_cases() -> list[Case]:
+    """One small layer of each dtype, rank and kind (forward only, or with gradients): each compile
+    alone costs ~80 ms."""
     files = ("shapes.yaml", "output_shape.yaml", "dtypes.yaml", "gradients.yaml")
-    return [c for c in load_cases([REPO / "cases" / f for f in files]) if jax_batch.batchable(c)][::4]
+    chosen: dict[tuple, Case] = {}
+    for case in load_cases([REPO / "cases" / f for f in files]):
+        if jax_batch.batchable(case):
+            chosen.setdefault((case.dtype, case.rank, case.upstream is not None, case.groups > 1), case)
+    return list(chosen.values())
 
 
 def _outputs(adapter: jax_lax._Jax, case: Case) -> list[np.ndarray]:
@@ -83,8 +89,8 @@ def _outputs(adapter: jax_lax._Jax, case: Case) -> list[np.ndarray]:
 @pytest.mark.parametrize("adapter", jax_lax.ADAPTERS, ids=lambda a: a.name)
 def test_a_layer_compiled_in_a_batch_gives_its_compile_alones_bits(adapter: jax_lax._Jax) -> None:
     cases = [c for c in _batchable_cases() if adapter.supports(c) is None]
-    assert {c.dtype for c in cases} == {"float16", "bfloat16", "float32", "float64"} and len(cases) >= 30
-    assert {c.rank for c in cases} == {1, 2, 3} and sum(c.upstream is not None for c in cases) >= 5
+    assert {c.dtype for c in cases} == {"float16", "bfloat16", "float32", "float64"} and len(cases) >= 10
+    assert {c.rank for c in cases} == {1, 2, 3} and sum(c.upstream is not None for c in cases) >= 3
     jax_batch._PREPARED.clear()
     alone = [_outputs(adapter, c) for c in cases]
     adapter.prepare(cases)
