@@ -58,9 +58,12 @@ def test_csv_has_the_contract_and_detail_columns(failing_report: Path) -> None:
 
 
 def test_json_has_rows_environment_and_plots(failing_report: Path) -> None:
-    document = json.loads((failing_report / "report.json").read_text())
+    text = (failing_report / "report.json").read_text()
+    document = json.loads(text)
     assert ENVIRONMENT_KEYS <= set(document["environment"])
     assert len(document["rows"]) == len(pd.read_csv(failing_report / "report.csv"))
+    rows = [json.loads(line.rstrip(",")) for line in text.splitlines() if line.startswith('{"case_file"')]
+    assert rows == document["rows"], "a row to a line, for diff and grep"
     assert document["plots"], "failing 1-D/2-D rows keep a slice for the pictures"
     assert document["summary"]["counts"]["fail"] >= 20
 
