@@ -116,6 +116,9 @@ for _loader in (PyLoader, CLoader):
 DEFAULT_LOADER: type = CLoader or PyLoader
 
 
+TOO_DEEP = f"nests deeper than {MAX_DEPTH} levels (a case needs about 8); flatten it"
+
+
 def load(text: str, *, loader: type | None = None) -> Any:
     """The data of one YAML document, or `YamlProblem`. `loader`: `PyLoader`, `CLoader` (default
     the C one when available)."""
@@ -137,6 +140,8 @@ def load(text: str, *, loader: type | None = None) -> Any:
     except yaml.constructor.ConstructorError as error:
         raise YamlProblem(f"cannot read this YAML: {_problem(error)}{_tag_hint(error)}", _line(error)) from None
     except yaml.YAMLError as error:
+        if "maximum nesting depth" in _problem(error):  # PyYAML >= 6.0.4's C scanner stops at ~1000 levels itself
+            raise YamlProblem(TOO_DEEP, _line(error)) from None
         raise YamlProblem(f"YAML syntax error: {_problem(error)}", _line(error)) from None
     except (ValueError, TypeError, OverflowError, ArithmeticError) as error:
         # Safe constructors raise these for tagged or oversized scalars (`!!int 0x`, a
@@ -218,8 +223,7 @@ def compose(reader: Any) -> yaml.Node | None:
             continue
         if kind is yaml.SequenceStartEvent or kind is yaml.MappingStartEvent:
             if len(stack) >= MAX_DEPTH:
-                raise YamlProblem(f"nests deeper than {MAX_DEPTH} levels (a case needs about 8); flatten it",
-                                  _mark_line(event))
+                raise YamlProblem(TOO_DEEP, _mark_line(event))
             sequence = kind is yaml.SequenceStartEvent
             node_kind = yaml.SequenceNode if sequence else yaml.MappingNode
             tag = event.tag
