@@ -1,6 +1,7 @@
 """Many JAX layers compiled as one XLA executable: XLA's compile of one small conv costs ~70-100 ms
 here, most of it fixed; ~40 ms a layer when 32 layers share a compile. With the persistent cache
-on, a later run loads one executable per batch instead of lowering and loading one per layer.
+on, a later run of the same cases loads one executable per batch instead of lowering and loading one
+per layer (other cases, or another order, make other batches: new entries, compiled afresh).
 
 `prepare` lowers the next cases' small layers as one `jax.jit` function of all their arrays (a
 list of each layer's own function, `_forward` or `_pullback`, on its own arguments: nothing
@@ -93,6 +94,8 @@ def prepare(function: Callable, layers: Sequence[tuple[Hashable, Arguments]]) ->
         key = layer_key(function, call, arrays)
         if key not in _PREPARED:
             todo[key] = (call, arrays)
+    if not todo:
+        return
     made = in_halves(list(todo.values()), partial(compiled_together, function))
     _PREPARED.update({key: made[i] for i, key in enumerate(todo) if i in made})
     while len(_PREPARED) > KEPT:  # layers handed ahead whose rows never came

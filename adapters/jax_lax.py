@@ -46,6 +46,7 @@ from adapters.padding import (
 from harness import machine
 from harness.case import Case
 
+MAX_CACHE_BYTES = 1 << 30  # the persistent compilation cache's folder, as the model cache's
 _SPECS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"), 3: ("NCDHW", "OIDHW", "NCDHW")}
 
 
@@ -69,6 +70,10 @@ def _persistent_cache(jax) -> None:
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    try:  # batches differ with the cases a run selects: past 1 GiB the oldest entries go (where JAX has the option)
+        jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
+    except (AttributeError, ValueError):
+        pass
 
 
 def _host(values: np.ndarray, dtype: str) -> np.ndarray:

@@ -42,6 +42,7 @@ class _Shared:
 
     model: Any
     request: Any = None
+    runtime_nodes: Any = None  # what the runtime model says of its Deconvolution nodes, once read
 
     def ready_request(self) -> Any:
         if self.request is None:

@@ -172,20 +172,22 @@ def build_model(case: Case, attrs: dict[str, Any]) -> Any:
     return ov.Model([y], [x], "tconv")
 
 
-def deconvolution_info(compiled: Any, layer: str | None = None) -> dict[str, str]:
+Nodes = tuple[tuple[frozenset[str], dict[str, str]], ...]  # per Deconvolution node: what it was made of, its info
+
+
+def deconvolution_info(nodes: Nodes, layer: str | None = None) -> dict[str, str]:
     """The runtime model's Deconvolution node as the plugin describes it (`primitiveType`,
     `runtimePrecision`, ...), the one made of the backprop node named `layer` where a compiled
     batch has several; empty when it has none."""
-    for made_of, info in _deconvolution_nodes(compiled):
+    for made_of, info in nodes:
         if layer is None or layer in made_of:
             return dict(info)
     return {}
 
 
-@lru_cache(maxsize=8)
-def _deconvolution_nodes(compiled: Any) -> tuple[tuple[frozenset[str], dict[str, str]], ...]:
+def deconvolution_nodes(compiled: Any) -> Nodes:
     """Each Deconvolution node of a compiled model: the names of the nodes it was made of, and its
-    runtime info. Read once per compiled model: every layer of a batch asks the same runtime model."""
+    runtime info."""
     nodes = []
     for node in compiled.get_runtime_model().get_ordered_ops():
         info = node.get_rt_info()
@@ -201,7 +203,9 @@ def compiled_precision(layer: Compiled) -> str:
     """The precision the compiled model reports, with the kernel and precision of the layer's Deconvolution node."""
     hint = layer.model.get_property("INFERENCE_PRECISION_HINT")
     precision = hint.get_type_name() if hasattr(hint, "get_type_name") else str(hint)
-    node = deconvolution_info(layer.model, layer.node)
+    if layer.shared.runtime_nodes is None:  # read once per compiled model: a batch's layers all ask it
+        layer.shared.runtime_nodes = deconvolution_nodes(layer.model)
+    node = deconvolution_info(layer.shared.runtime_nodes, layer.node)
     if not node:
         return precision
     return f"{precision} ({node.get('primitiveType', '?')}, runtime {node.get('runtimePrecision', '?')})"
@@ -284,7 +288,7 @@ class _OpenVino:
         Asked of the runtime model of a probe; float16/bfloat16 computed in float32 are accepted."""
         if dtype != "float64":
             return None
-        runtime = deconvolution_info(self.compile(_probe_case(dtype)).model).get("runtimePrecision")
+        runtime = deconvolution_info(deconvolution_nodes(self.compile(_probe_case(dtype)).model)).get("runtimePrecision")
         if runtime in (None, "f64"):
             return None
         return (f"OpenVINO's CPU plugin computes float64 in {runtime}: it converts the f64 model's inputs to "

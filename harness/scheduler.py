@@ -1,8 +1,8 @@
 """`tconv run`'s scheduler: the runner's rows, made in worker processes, in parallel, stoppable.
 
 The jobs (one case on one adapter) are grouped by framework family, the families that import
-TensorFlow in one group (`harness.workers.process_group`); each group's jobs run in order, family by
-family, on that group's worker (`harness.workers`), and up to `jobs` groups run at once. The rows
+TensorFlow in one group (`harness.workers.process_group`); each group's jobs run in case order on
+that group's worker (`harness.workers`), and up to `jobs` groups run at once. The rows
 come back in the serial runner's order whatever finished first, and are labelled by the known-
 discrepancy table in the parent (which also keeps its staleness bookkeeping), so `--jobs 2` gives
 the same report as `--jobs 1` (timings aside). A stop (SIGINT, SIGTERM) ends the workers and returns

@@ -115,12 +115,12 @@ def serve(conn: Connection, frameworks: Sequence[str], plugins: Sequence[str], l
             adapters.update({a.name: a for a in load_plugin(path)})
         except BaseException:  # noqa: BLE001, S112 - the parent loaded it already; its rows say what is missing
             continue
-    for framework in frameworks:
-        if framework in FRAMEWORK_MODULES:
-            try:
-                import_framework(FRAMEWORK_MODULES[framework])
-            except Exception:  # noqa: BLE001, S110 - each row says "cannot import ..."
-                pass
+    first = frameworks[0]  # the others import on their first job: a family that fails to import fails its own rows
+    if first in FRAMEWORK_MODULES:
+        try:
+            import_framework(FRAMEWORK_MODULES[first])
+        except Exception:  # noqa: BLE001, S110 - each row says "cannot import ..."
+            pass
     conn.send(("ready", os.getpid()))
     while True:
         try:
