@@ -46,7 +46,6 @@ from adapters.padding import (
 from harness import machine
 from harness.case import Case
 
-MAX_CACHE_BYTES = 1 << 30  # the persistent compilation cache's folder, as the model cache's
 _SPECS = {1: ("NCH", "OIH", "NCH"), 2: ("NCHW", "OIHW", "NCHW"), 3: ("NCDHW", "OIDHW", "NCDHW")}
 
 
@@ -70,10 +69,6 @@ def _persistent_cache(jax) -> None:
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
-    try:  # batches differ with the cases a run selects: past 1 GiB the oldest entries go (where JAX has the option)
-        jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
-    except (AttributeError, ValueError):
-        pass
 
 
 def _host(values: np.ndarray, dtype: str) -> np.ndarray:
@@ -88,8 +83,22 @@ def _bias_added(y, bias):
 
 
 def _forward(x, kernel, bias, *, call: _Call):
+    """The call, then the bias added to its output as rounded to the dtype: the optimization barrier
+    keeps XLA from fusing the add into the conv, which (JAX 0.4.30, bfloat16) adds to the unrounded
+    sum and rounds once, 1 ulp from the op-by-op answer that `jnp` after `jax.lax` gives."""
     y = call.conv(x, kernel)
-    return y if bias is None else _bias_added(y, bias)
+    return y if bias is None else _bias_added(_jax().lax.optimization_barrier(y), bias)
+
+
+def _bias_in_call() -> bool:
+    """Whether `_forward` takes the bias: JAX has `lax.optimization_barrier` (older releases add
+    it in an executable of its own, `_added_bias`)."""
+    return hasattr(_jax().lax, "optimization_barrier")
+
+
+@cache
+def _added_bias() -> Callable:
+    return _jax().jit(_bias_added)
 
 
 def _pullback(x, kernel, bias, upstream_on_output, upstream, *, call: _Call):
@@ -160,6 +169,11 @@ class _Jax(Adapter):
         padding = padding if isinstance(padding, str) else tuple(tuple(pair) for pair in padding)
         return _Call(self.entry, tuple(case.stride), padding, tuple(case.dilation), case.groups), have
 
+    def _forward_arrays(self, case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """`_forward`'s arrays: without the bias where it is added on its own (`_bias_in_call`)."""
+        x, kernel, bias = self._arrays(case)
+        return x, kernel, bias if _bias_in_call() else None
+
     def _arrays(self, case: Case) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         bias = None if case.bias is None else _host(case.bias, case.dtype)
         return _host(case.input, case.dtype), _host(self.kernel(case), case.dtype), bias
@@ -177,7 +191,7 @@ class _Jax(Adapter):
             if self.supports(case) is not None or not jax_batch.batchable(case):
                 continue
             call, have = self._call(case)
-            forward.append((call, self._arrays(case)))
+            forward.append((call, self._forward_arrays(case)))
             if case.upstream is not None and any(check != "forward" for check in case.checks):
                 pullback.append((call, self._gradient_arrays(case, have)))
         jax_batch.prepare(_forward, forward)
@@ -187,7 +201,9 @@ class _Jax(Adapter):
         """The call and the bias add, then the crop to the canonical window in NumPy (a per-channel
         add and a spatial crop commute; JAX's window never lacks a wanted position)."""
         call, have = self._call(case)
-        y = _layer(_forward, call, self._arrays(case))
+        y = _layer(_forward, call, self._forward_arrays(case))
+        if case.bias is not None and not _bias_in_call():
+            y = _added_bias()(y, _host(case.bias, case.dtype))
         return to_canonical_window(np.asarray(y), have, case)
 
     def gradient_translation(self, case: Case, check: str) -> str | None:

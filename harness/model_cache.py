@@ -135,10 +135,18 @@ def converted(adapter: str, case: Case, convert: Callable[[], bytes], *, extra: 
 
 def prune(*, max_bytes: int = MAX_BYTES) -> int:
     """Delete the longest unused models until the folder holds at most `max_bytes` (every edit of
-    an adapter or upgrade of a framework starts a new set); returns how many went. Called at the
-    end of `tconv run`; a file another run deletes meanwhile is simply gone."""
+    an adapter or upgrade of a framework starts a new set), and the oldest JAX executables past
+    `max_bytes` of theirs (JAX's own size bound trips on entries it wrote without one, and a JAX
+    batch's key changes with the cases a run chose); returns how many went. Called at the end of
+    `tconv run`; a file another run deletes meanwhile is simply gone."""
+    return (_prune_files(folder().glob("*/*.bin"), max_bytes)
+            + _prune_files((machine.cache_root() / "jax").glob("*/*"), max_bytes))
+
+
+def _prune_files(paths: Iterable[Path], max_bytes: int) -> int:
+    """Delete the files with the oldest modification time until the rest hold at most `max_bytes`."""
     entries = []
-    for path in folder().glob("*/*.bin"):
+    for path in paths:
         with contextlib.suppress(OSError):
             stat = path.stat()
             entries.append((stat.st_mtime, stat.st_size, path))

@@ -96,7 +96,7 @@ def test_a_layer_compiled_in_a_batch_gives_its_compile_alones_bits(adapter: jax_
     adapter.prepare(cases)
     for case, expected in zip(cases, alone):
         call, have = adapter._call(case)
-        assert jax_batch.prepared(jax_lax._forward, call, adapter._arrays(case)) is not None, case.full_id
+        assert jax_batch.prepared(jax_lax._forward, call, adapter._forward_arrays(case)) is not None, case.full_id
         if case.upstream is not None:
             assert jax_batch.prepared(jax_lax._pullback, call, adapter._gradient_arrays(case, have)) is not None
         batched = _outputs(adapter, case)
@@ -122,7 +122,7 @@ def test_a_layer_that_does_not_trace_is_left_to_its_own_row(monkeypatch) -> None
     jax_batch._PREPARED.clear()
     adapter.prepare(cases)
     for case in cases:
-        batched = jax_batch.prepared(jax_lax._forward, adapter._call(case)[0], adapter._arrays(case))
+        batched = jax_batch.prepared(jax_lax._forward, adapter._call(case)[0], adapter._forward_arrays(case))
         assert (batched is None) == (case is broken), case.full_id
     with pytest.raises(ValueError, match="does not trace"):
         adapter.run(broken)

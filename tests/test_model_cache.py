@@ -156,3 +156,14 @@ def test_prune_drops_the_longest_unused_models_first(cache_dir) -> None:
     assert model_cache.prune(max_bytes=2 * size) == 2
     assert sorted(p.parent.name for p in cache_dir.rglob("*.bin")) == ["a", "d"]
     assert model_cache.prune(max_bytes=2 * size) == 0
+
+
+def test_prune_drops_the_oldest_jax_executables_past_the_bound(cache_dir) -> None:
+    folder = cache_dir / "jax" / "0.0-cpu"
+    folder.mkdir(parents=True)
+    for offset, name in enumerate("abcd"):
+        path = folder / f"jit_{name}-cache"
+        path.write_bytes(b"x" * 100)
+        os.utime(path, (1_000_000 + offset, 1_000_000 + offset))
+    assert model_cache.prune(max_bytes=250) == 2
+    assert sorted(p.name for p in folder.iterdir()) == ["jit_c-cache", "jit_d-cache"]
