@@ -80,8 +80,7 @@ def run_isolated(
                 progress.on_row(row)
 
     def family(jobs_of_family: list[Job]) -> None:
-        frameworks = tuple(dict.fromkeys(job.framework for job in jobs_of_family))
-        worker = Worker(frameworks, plugins=plugins, log=log, timeout=timeout, stop=stop)
+        worker = Worker(jobs_of_family[0].framework, plugins=plugins, log=log, timeout=timeout, stop=stop)
         try:
             for job in jobs_of_family:
                 if stop.is_set():

@@ -94,7 +94,7 @@ def _redirect_output(log: str | None) -> None:
     os.close(handle)
 
 
-def serve(conn: Connection, frameworks: Sequence[str], plugins: Sequence[str], log: str | None,
+def serve(conn: Connection, framework: str, plugins: Sequence[str], log: str | None,
           environ: dict[str, str], cwd: str) -> None:
     """The worker's loop: build the adapters, then answer each `Job` with its rows until told to stop.
 
@@ -115,10 +115,11 @@ def serve(conn: Connection, frameworks: Sequence[str], plugins: Sequence[str], l
             adapters.update({a.name: a for a in load_plugin(path)})
         except BaseException:  # noqa: BLE001, S112 - the parent loaded it already; its rows say what is missing
             continue
-    first = frameworks[0]  # the others import on their first job: a family that fails to import fails its own rows
-    if first in FRAMEWORK_MODULES:
+    # The group's first family; the others import on their first job, so one that fails to import
+    # fails its own rows.
+    if framework in FRAMEWORK_MODULES:
         try:
-            import_framework(FRAMEWORK_MODULES[first])
+            import_framework(FRAMEWORK_MODULES[framework])
         except Exception:  # noqa: BLE001, S110 - each row says "cannot import ..."
             pass
     conn.send(("ready", os.getpid()))
@@ -149,9 +150,9 @@ class Stopped(Exception):
 class Worker:
     """The parent's handle on the worker process of one or more framework families (a process group)."""
 
-    def __init__(self, frameworks: Sequence[str], *, plugins: Sequence[Path], log: Path | None, timeout: float,
+    def __init__(self, framework: str, *, plugins: Sequence[Path], log: Path | None, timeout: float,
                  stop: threading.Event) -> None:
-        self.frameworks, self.timeout, self.stop_flag = tuple(frameworks), timeout, stop
+        self.framework, self.timeout, self.stop_flag = framework, timeout, stop  # what it imports at start
         self.plugins = [str(Path(p).resolve()) for p in plugins]
         self.log = None if log is None else str(Path(log).resolve())
         self.process: multiprocessing.process.BaseProcess | None = None
@@ -162,9 +163,9 @@ class Worker:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
         parent_end, child_end = context.Pipe()
-        self.process = context.Process(target=serve, args=(child_end, self.frameworks, self.plugins, self.log,
+        self.process = context.Process(target=serve, args=(child_end, self.framework, self.plugins, self.log,
                                                            dict(os.environ), os.getcwd()),
-                                       name=f"tconv-{process_group(self.frameworks[0])}", daemon=True)
+                                       name=f"tconv-{process_group(self.framework)}", daemon=True)
         self.process.start()
         child_end.close()
         self.conn = parent_end
