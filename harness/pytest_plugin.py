@@ -26,9 +26,15 @@ environment where tconv is installed.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
 import json
+import logging
+import os
+import sys
 import warnings
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +183,8 @@ def pytest_configure(config: pytest.Config) -> None:
     from adapters import FRAMEWORKS
 
     state = _Session(config, roots)
+    if hasattr(config, "workerinput"):
+        _skip_interpreter_teardown()
     if hasattr(config, "workerinput") or config.getoption("dist", "no") == "no":  # the processes that run items
         from adapters.base import import_first
 
@@ -187,6 +195,26 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_Scheduling(), "tconv-xdist-scheduling")
     for framework in dict.fromkeys([*FRAMEWORKS, *(a.framework for a in state.adapters)]):
         config.addinivalue_line("markers", f"{framework}: tconv items run by {framework}'s adapters")
+
+
+def _skip_interpreter_teardown() -> None:
+    """Let an xdist worker exit without tearing down the frameworks' modules: after its last
+    message, a worker that ran every framework spent ~6.5 s in that teardown (measured on the
+    built-in matrix), and the controller waits for it before the session ends. Registered here,
+    before the frameworks load, the handler runs after their own exit handlers; it runs the
+    weakref finalizers (temporary folders) and logging's shutdown, which may have registered
+    before it, then leaves. The worker's exit status is not its result: its rows and outcomes
+    reached the controller as messages before this."""
+
+    def exit_now() -> None:
+        weakref.finalize._exitfunc()  # type: ignore[attr-defined]  # the stdlib's own atexit hook for finalizers
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(0)
+
+    atexit.register(exit_now)
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -316,11 +344,14 @@ class _Reporter:
     def __init__(self, state: _Session) -> None:
         self.state = state
         self.encoded: list[str] = []
+        self._decoded: list[Any] = []
         self.written: dict[str, Path] = {}
         self.comparison: Any = None
 
     def rows(self) -> list[Any]:
-        return [_decode(text) for text in self.encoded]
+        """The rows received so far, each decoded once (the session's end and its summary both read them)."""
+        self._decoded += [_decode(text) for text in self.encoded[len(self._decoded):]]
+        return self._decoded
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call":

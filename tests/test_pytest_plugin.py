@@ -105,12 +105,25 @@ def test_markers_select_frameworks(project: Path) -> None:
 
 
 def test_xdist_workers_send_their_rows_to_the_report(project: Path) -> None:
+    """... and a worker that skips its interpreter's teardown (`_skip_interpreter_teardown`) still
+    runs the exit handlers registered after tconv's and removes its temporary folders."""
     pytest.importorskip("xdist")
-    result = child_pytest(project, "--tconv", "my_cases", "--tconv-frameworks", "numpy", "-n", "2",
-                       "--tconv-report", "out", "-q")
+    # conftest.py loads before tconv's handler registers; its folder's weakref finalizer may have registered before
+    (project / "conftest.py").write_text("import tempfile\nKEPT = tempfile.TemporaryDirectory()\n", encoding="utf-8")
+    (project / "test_other.py").write_text(
+        "import atexit, pathlib\n"
+        "from conftest import KEPT\n"
+        "def test_other():\n"
+        "    pathlib.Path('folder.txt').write_text(KEPT.name)\n"
+        "    atexit.register(pathlib.Path('atexit-ran.txt').write_text, 'yes')\n", encoding="utf-8")
+    result = child_pytest(project, "--tconv", "my_cases", "test_other.py", "--tconv-frameworks", "numpy", "-n", "2",
+                          "--tconv-report", "out", "-q")
     assert result.returncode == 0, result.stdout[-2000:]
     frame = pd.read_csv(project / "out" / "report.csv")
     assert len(frame) == 3 * NUMPY_ADAPTERS + 1 and set(frame.status) == {"pass"}
+    folder = Path((project / "folder.txt").read_text(encoding="utf-8"))
+    assert folder.is_absolute() and not folder.exists()
+    assert (project / "atexit-ran.txt").read_text(encoding="utf-8") == "yes"
 
 
 def test_the_ini_option_lists_case_folders_once(project: Path) -> None:
