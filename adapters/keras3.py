@@ -158,11 +158,8 @@ class _Keras(Adapter):
         return tf_path(case.dtype, explicit_padding=False)
 
     def run(self, case: Case) -> np.ndarray:
-        wants = canonical_spans(case)
-        plan = keras_plan(case, wants)
-        assert plan is not None
-        padding, output_padding, spans = plan
-        y = self.compute(case, to_channels_last(case.input).astype(numpy_dtype(case.dtype)), padding, output_padding)
+        x, padding, output_padding, spans = layer_call(case)
+        y = self.compute(case, x, padding, output_padding)
         y = from_channels_last(_to_numpy(y, case.dtype))
         if not _covers(case, spans):
             return y  # Keras' own window, not the canonical one: judged as it is (see translation)
@@ -208,6 +205,15 @@ def built_layer(case: Case, input_shape, padding: str, output_padding):
         weights.append(case.bias.astype(numpy_dtype(case.dtype)))
     layer.set_weights(weights)
     return layer
+
+
+def layer_call(case: Case) -> tuple[np.ndarray, str, object, list]:
+    """What the Keras adapters give Keras for a case they support: the channels-last input in the
+    case's dtype, the padding word and output_padding of `keras_plan`, and the spans of the result."""
+    plan = keras_plan(case, canonical_spans(case))
+    assert plan is not None
+    padding, output_padding, spans = plan
+    return to_channels_last(case.input).astype(numpy_dtype(case.dtype)), padding, output_padding, spans
 
 
 def traced_layer(case: Case, x: np.ndarray, padding: str, output_padding):  # noqa: ANN201 - a tf.function

@@ -18,12 +18,13 @@ asked once per dtype and rank. TensorFlow must be installed too (it makes the mo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
 
-from adapters.base import Adapter, framework_installed, import_framework, probe_error
-from adapters.keras3 import KerasLayer, layer_extra, traced_layer
+from adapters.base import Adapter, framework_installed, import_framework, in_halves, probe_error
+from adapters.keras3 import KerasLayer, layer_call, layer_extra, traced_layer
 from adapters.layout import from_channels_last
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
 from harness import model_cache
@@ -38,6 +39,27 @@ def _flatbuffer(case: Case) -> bytes:
     layer, _, _ = graph_function(case, explicit_padding=False)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([layer.get_concrete_function()], layer)
     return converter.convert()
+
+
+_PREPARED: dict[str, bytes] = {}  # layer_key -> the model `prepare` converted for a row still to run
+
+
+def _prepared_or(key: str, convert) -> bytes:  # noqa: ANN001 - a callable giving the lone conversion
+    """The model `prepare` cut out of a batch for this layer, else the layer's own conversion."""
+    return _PREPARED.pop(key, None) or convert()
+
+
+def _prepare(todo: dict[str, dict[str, tuple]]) -> None:
+    """Convert each dtype's layers (key -> (traced function, input)) together, keeping each cut model;
+    a batch the converter refuses is halved, and a layer it refuses alone is left to its row."""
+    from adapters.tflite_batch import converted_together
+
+    for dtype, layers in todo.items():
+        def together(part: list[tuple], dtype: str = dtype) -> list[bytes]:
+            return converted_together([f for f, _ in part], [x for _, x in part], [dtype] * len(part))
+
+        models = in_halves(list(layers.values()), together)
+        _PREPARED.update({key: models[i] for i, key in enumerate(layers) if i in models})
 
 
 def _interpret(model: bytes, x: np.ndarray) -> np.ndarray:
@@ -101,8 +123,24 @@ class LiteRtTfNn(Adapter):
         from adapters.tensorflow_nn import graph_function
 
         _, x, have = graph_function(case, explicit_padding=False)
-        y = _interpret(model_cache.converted(self.name, case, lambda: _flatbuffer(case)), x)
+        key = model_cache.layer_key(self.name, case)
+        y = _interpret(model_cache.converted(self.name, case, lambda: _prepared_or(key, lambda: _flatbuffer(case))), x)
         return to_canonical_window(from_channels_last(y), have, case)
+
+    def prepare(self, cases: Sequence[Case]) -> None:
+        """Convert the layers of the cases that will need it together (`adapters.tflite_batch`)."""
+        from adapters.tensorflow_nn import graph_function
+        from adapters.tflite_batch import batchable
+
+        todo: dict[str, dict[str, tuple]] = {}
+        for case in cases:
+            if self.supports(case) is not None:
+                continue
+            key = model_cache.layer_key(self.name, case)
+            function, x, _ = graph_function(case, explicit_padding=False)
+            if key not in _PREPARED and not model_cache.kept(self.name, key) and batchable(x, case.kernel, case.bias):
+                todo.setdefault(case.dtype, {})[key] = (function, x)
+        _prepare(todo)
 
     @cache  # noqa: B019 - adapters are module-level singletons
     def _missing(self, dtype: str, rank: int) -> str | None:
@@ -144,7 +182,23 @@ class LiteRtKerasLayer(KerasLayer):
             model = traced_layer(case, x, padding, output_padding)
             return tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model).convert()
 
-        return _interpret(model_cache.converted(self.name, case, convert, extra=layer_extra(x, padding, output_padding)), x)
+        extra = layer_extra(x, padding, output_padding)
+        key = model_cache.layer_key(self.name, case, extra)
+        return _interpret(model_cache.converted(self.name, case, lambda: _prepared_or(key, convert), extra=extra), x)
+
+    def prepare(self, cases: Sequence[Case]) -> None:
+        """Convert the traced layers of the cases that will need it together (`adapters.tflite_batch`)."""
+        from adapters.tflite_batch import batchable
+
+        todo: dict[str, dict[str, tuple]] = {}
+        for case in cases:
+            if self.supports(case) is not None:
+                continue
+            x, padding, output_padding, _ = layer_call(case)
+            key = model_cache.layer_key(self.name, case, layer_extra(x, padding, output_padding))
+            if key not in _PREPARED and not model_cache.kept(self.name, key) and batchable(x, case.kernel, case.bias):
+                todo.setdefault(case.dtype, {})[key] = (traced_layer(case, x, padding, output_padding), x)
+        _prepare(todo)
 
     _missing = LiteRtTfNn._missing
 
