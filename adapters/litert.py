@@ -23,10 +23,12 @@ from functools import cache
 
 import numpy as np
 
-from adapters.base import Adapter, framework_installed, import_framework, in_halves, probe_error
-from adapters.keras3 import KerasLayer, layer_call, layer_extra, traced_layer
+from adapters import tflite_batch
+from adapters.base import Adapter, framework_installed, import_framework, probe_error
+from adapters.keras3 import KerasLayer, layer_extra, traced_layer
 from adapters.layout import from_channels_last
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
+from adapters.tf_prepared import Prepared, keras_layers
 from harness import model_cache
 from harness.case import Case
 
@@ -41,25 +43,7 @@ def _flatbuffer(case: Case) -> bytes:
     return converter.convert()
 
 
-_PREPARED: dict[str, bytes] = {}  # layer_key -> the model `prepare` converted for a row still to run
-
-
-def _prepared_or(key: str, convert) -> bytes:  # noqa: ANN001 - a callable giving the lone conversion
-    """The model `prepare` cut out of a batch for this layer, else the layer's own conversion."""
-    return _PREPARED.pop(key, None) or convert()
-
-
-def _prepare(todo: dict[str, dict[str, tuple]]) -> None:
-    """Convert each dtype's layers (key -> (traced function, input)) together, keeping each cut model;
-    a batch the converter refuses is halved, and a layer it refuses alone is left to its row."""
-    from adapters.tflite_batch import converted_together
-
-    for dtype, layers in todo.items():
-        def together(part: list[tuple], dtype: str = dtype) -> list[bytes]:
-            return converted_together([f for f, _ in part], [x for _, x in part], [dtype] * len(part))
-
-        models = in_halves(list(layers.values()), together)
-        _PREPARED.update({key: models[i] for i, key in enumerate(layers) if i in models})
+_PREPARED = Prepared(lambda functions, inputs, dtype: tflite_batch.converted_together(functions, inputs, dtype))
 
 
 def _interpret(model: bytes, x: np.ndarray) -> np.ndarray:
@@ -124,23 +108,21 @@ class LiteRtTfNn(Adapter):
 
         _, x, have = graph_function(case, explicit_padding=False)
         key = model_cache.layer_key(self.name, case)
-        y = _interpret(model_cache.converted(self.name, case, lambda: _prepared_or(key, lambda: _flatbuffer(case))), x)
+        model = model_cache.converted(self.name, case, lambda: _PREPARED.take(key, lambda: _flatbuffer(case)))
+        y = _interpret(model, x)
         return to_canonical_window(from_channels_last(y), have, case)
 
     def prepare(self, cases: Sequence[Case]) -> None:
         """Convert the layers of the cases that will need it together (`adapters.tflite_batch`)."""
         from adapters.tensorflow_nn import graph_function
-        from adapters.tflite_batch import batchable
 
-        todo: dict[str, dict[str, tuple]] = {}
-        for case in cases:
-            if self.supports(case) is not None:
-                continue
-            key = model_cache.layer_key(self.name, case)
+        def traced(case: Case) -> tuple:
             function, x, _ = graph_function(case, explicit_padding=False)
-            if key not in _PREPARED and not model_cache.kept(self.name, key) and batchable(x, case.kernel, case.bias):
-                todo.setdefault(case.dtype, {})[key] = (function, x)
-        _prepare(todo)
+            return function, x
+
+        layers = [(case, model_cache.layer_key(self.name, case), lambda case=case: traced(case))
+                  for case in cases if self.supports(case) is None]
+        _PREPARED.convert_ahead(self.name, layers)
 
     @cache  # noqa: B019 - adapters are module-level singletons
     def _missing(self, dtype: str, rank: int) -> str | None:
@@ -184,21 +166,11 @@ class LiteRtKerasLayer(KerasLayer):
 
         extra = layer_extra(x, padding, output_padding)
         key = model_cache.layer_key(self.name, case, extra)
-        return _interpret(model_cache.converted(self.name, case, lambda: _prepared_or(key, convert), extra=extra), x)
+        return _interpret(model_cache.converted(self.name, case, lambda: _PREPARED.take(key, convert), extra=extra), x)
 
     def prepare(self, cases: Sequence[Case]) -> None:
         """Convert the traced layers of the cases that will need it together (`adapters.tflite_batch`)."""
-        from adapters.tflite_batch import batchable
-
-        todo: dict[str, dict[str, tuple]] = {}
-        for case in cases:
-            if self.supports(case) is not None:
-                continue
-            x, padding, output_padding, _ = layer_call(case)
-            key = model_cache.layer_key(self.name, case, layer_extra(x, padding, output_padding))
-            if key not in _PREPARED and not model_cache.kept(self.name, key) and batchable(x, case.kernel, case.bias):
-                todo.setdefault(case.dtype, {})[key] = (traced_layer(case, x, padding, output_padding), x)
-        _prepare(todo)
+        _PREPARED.convert_ahead(self.name, keras_layers(self, cases))
 
     _missing = LiteRtTfNn._missing
 

@@ -14,7 +14,9 @@ the runtime. The adapter crops TF's result to the canonical window as that adapt
 from __future__ import annotations
 
 import logging
+import re
 import warnings
+from collections.abc import Callable, Sequence
 from functools import cache
 
 import numpy as np
@@ -25,6 +27,7 @@ from adapters.layout import from_channels_last
 from adapters.onnx_runtime import cpu_session
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
 from adapters.tensorflow_nn import _TensorFlowTranspose, graph_function, graph_supports
+from adapters.tf_prepared import Prepared, keras_layers
 from harness import model_cache
 from harness.case import Case
 
@@ -41,6 +44,56 @@ def _converted(function) -> bytes:  # noqa: ANN001 - a tf.function with an input
     return model.SerializeToString()
 
 
+def _converted_together(functions: Sequence[Callable], inputs: Sequence[np.ndarray], dtype: str) -> list[bytes]:
+    """Each traced layer's ONNX model as `_converted` makes it, from one tf2onnx conversion of all of
+    them side by side (one input and output each, nothing joined; ~35 ms a layer where one alone
+    takes ~55 ms), cut apart (`_cut_out`)."""
+    tf, tf2onnx = import_framework("tensorflow"), import_framework("tf2onnx")
+    specs = [tf.TensorSpec(x.shape, getattr(tf, dtype)) for x in inputs]
+
+    @tf.function(input_signature=specs)
+    def together(*xs):  # noqa: ANN002, ANN202
+        return [function(x) for function, x in zip(functions, xs)]
+
+    logging.getLogger("tf2onnx").setLevel(logging.ERROR)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model, _ = tf2onnx.convert.from_function(together, input_signature=specs, opset=OPSET)
+    if len(model.graph.input) != len(functions) or len(model.graph.output) != len(functions):
+        raise ValueError("tf2onnx did not keep one input and one output per layer")
+    return [_cut_out(model, index) for index in range(len(functions))]
+
+
+_CALL_SCOPE = re.compile(r"^(?:Stateful)?PartitionedCall(?:_\d+)?/")  # the batch function's call of layer i
+
+
+def _cut_out(model, index: int) -> bytes:  # noqa: ANN001 - an onnx.ModelProto
+    """Layer `index` of the batch as a model of its own, named as a lone conversion names it (a
+    runtime's error quotes the names): input `inputs`, output `Identity:0`, nodes and values without
+    the batch's call scope."""
+    import onnx.utils
+
+    x, y = model.graph.input[index].name, model.graph.output[index].name
+    part = onnx.utils.Extractor(model).extract_model([x], [y])
+    graph = part.graph
+
+    def alone(name: str) -> str:
+        return {x: "inputs", y: "Identity:0"}.get(name) or _CALL_SCOPE.sub("", name)
+
+    for value in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
+        value.name = alone(value.name)
+    for node in graph.node:
+        node.name = alone(node.name)
+        node.input[:] = [alone(name) for name in node.input]
+        node.output[:] = [alone(name) for name in node.output]
+    part.producer_name, part.producer_version = model.producer_name, model.producer_version
+    graph.name = model.graph.name
+    return part.SerializeToString()
+
+
+_PREPARED = Prepared(lambda functions, inputs, dtype: _converted_together(functions, inputs, dtype))
+
+
 def _in_onnxruntime(model: bytes, x: np.ndarray) -> np.ndarray:
     session = cpu_session(model)
     return np.asarray(session.run(None, {session.get_inputs()[0].name: x})[0])
@@ -50,7 +103,8 @@ def _onnx_bytes(case: Case, adapter: str) -> tuple[bytes, np.ndarray, list]:
     """The ONNX model tf2onnx makes of the case's graph (kept by `model_cache`), its input, and
     the spans of its result."""
     layer, x, have = graph_function(case)
-    return model_cache.converted(adapter, case, lambda: _converted(layer)), x, have
+    key = model_cache.layer_key(adapter, case)
+    return model_cache.converted(adapter, case, lambda: _PREPARED.take(key, lambda: _converted(layer))), x, have
 
 
 class TensorFlowTf2Onnx(_TensorFlowTranspose):
@@ -74,6 +128,12 @@ class TensorFlowTf2Onnx(_TensorFlowTranspose):
     def run(self, case: Case) -> np.ndarray:
         model, x, have = _onnx_bytes(case, self.name)
         return to_canonical_window(from_channels_last(_in_onnxruntime(model, x)), have, case)
+
+    def prepare(self, cases: Sequence[Case]) -> None:
+        """Convert the graphs of the cases that will need it together (`_converted_together`)."""
+        _PREPARED.convert_ahead(self.name, [(case, model_cache.layer_key(self.name, case),
+                                             lambda case=case: graph_function(case)[:2])
+                                            for case in cases if self.supports(case) is None])
 
     def gradients(self, case: Case) -> dict[str, np.ndarray]:
         raise NotImplementedError("a converted inference model has no gradients")
@@ -126,9 +186,17 @@ class KerasTf2Onnx(KerasLayer):
     def compute(self, case: Case, x: object, padding: str, output_padding, watch=lambda tensor: None) -> object:
         """The layer, traced with a fixed input signature, converted by tf2onnx and run by ONNX Runtime."""
         x = np.asarray(x)
-        model = model_cache.converted(self.name, case, lambda: _converted(traced_layer(case, x, padding, output_padding)),
-                                      extra=layer_extra(x, padding, output_padding))
+        extra = layer_extra(x, padding, output_padding)
+        key = model_cache.layer_key(self.name, case, extra)
+        def convert() -> bytes:
+            return _converted(traced_layer(case, x, padding, output_padding))
+
+        model = model_cache.converted(self.name, case, lambda: _PREPARED.take(key, convert), extra=extra)
         return _in_onnxruntime(model, x)
+
+    def prepare(self, cases: Sequence[Case]) -> None:
+        """Convert the traced layers of the cases that will need it together (`_converted_together`)."""
+        _PREPARED.convert_ahead(self.name, keras_layers(self, cases))
 
     _missing = TensorFlowTf2Onnx._missing  # the same question, asked of this adapter's own run
 

@@ -9,7 +9,7 @@ a model of its own whose input and output carry the names the layer's own conver
 (`inputs`, `Identity`). A row then runs its own model as it would run a fresh conversion; the
 converter translated each layer as it translates it alone (`tests/test_litert.py` holds every
 cut model to the lone conversion's answer, bit for bit). Layers with an empty dimension are left
-to their rows (the converter's and LiteRT's handling of those is a finding of its own).
+to their rows (`adapters.tf_prepared`, which the tf2onnx paths share).
 """
 
 from __future__ import annotations
@@ -24,16 +24,10 @@ from adapters.base import import_framework
 INPUT_NAME, OUTPUT_NAME = b"inputs", b"Identity"  # what the converter names a lone layer's input and output
 
 
-def batchable(x: np.ndarray, *arrays: np.ndarray | None) -> bool:
-    """A layer `prepare` converts with others: no empty tensor (its row converts it alone)."""
-    return all(a is None or a.size > 0 for a in (x, *arrays))
-
-
-def converted_together(functions: Sequence[Callable], inputs: Sequence[np.ndarray],
-                       dtypes: Sequence[str]) -> list[bytes]:
+def converted_together(functions: Sequence[Callable], inputs: Sequence[np.ndarray], dtype: str) -> list[bytes]:
     """Each traced layer's TFLite model, from one conversion of all of them side by side."""
     tf = import_framework("tensorflow")
-    specs = [tf.TensorSpec(x.shape, getattr(tf, dtype)) for x, dtype in zip(inputs, dtypes)]
+    specs = [tf.TensorSpec(x.shape, getattr(tf, dtype)) for x in inputs]
 
     @tf.function(input_signature=specs)
     def together(*xs):  # noqa: ANN002, ANN202

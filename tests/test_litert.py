@@ -89,10 +89,10 @@ def test_prepare_converts_ahead_and_a_refused_layer_is_left_to_its_row(monkeypat
     refused = cases[3]
     real = tflite_batch.converted_together
 
-    def together(functions, inputs, dtypes):  # noqa: ANN001, ANN202 - the real converter, refusing one layer
+    def together(functions, inputs, dtype):  # noqa: ANN001, ANN202 - the real converter, refusing one layer
         if refusing in functions:
             raise RuntimeError("cannot convert this one")
-        return real(functions, inputs, dtypes)
+        return real(functions, inputs, dtype)
 
     from adapters import tensorflow_nn
 
