@@ -1,7 +1,7 @@
 """Converted models kept on disk between runs: a converter's output for a layer, made once.
 
 The conversion paths convert one model per case (the dynamo exporter ~0.3 s, the TFLite converter
-~0.15 s, tf2onnx ~0.05 s on a 2-core EPYC), which is most of a built-in run's time, and the same
+~0.08 s, tf2onnx ~0.05 s alone on a 2-core EPYC; in batches less), most of a first run's time, and the same
 layer gives the same bytes every time. So, like JAX's compilation cache, the bytes are kept in
 tconv's user cache folder (`harness.machine.cache_root() / "models"`) and the runtime runs them
 as it would run a fresh conversion. The key holds everything the bytes depend on:
