@@ -107,20 +107,18 @@ class LiteRtTfNn(Adapter):
         from adapters.tensorflow_nn import graph_function
 
         _, x, have = graph_function(case, explicit_padding=False)
-        key = model_cache.layer_key(self.name, case)
-        model = model_cache.converted(self.name, case, lambda: _PREPARED.take(key, lambda: _flatbuffer(case)))
-        y = _interpret(model, x)
+        def convert() -> bytes:  # the key asked again only when the cache has no model
+            return _PREPARED.take(model_cache.layer_key(self.name, case), lambda: _flatbuffer(case))
+
+        y = _interpret(model_cache.converted(self.name, case, convert), x)
         return to_canonical_window(from_channels_last(y), have, case)
 
     def prepare(self, cases: Sequence[Case]) -> None:
         """Convert the layers of the cases that will need it together (`adapters.tflite_batch`)."""
         from adapters.tensorflow_nn import graph_function
 
-        def traced(case: Case) -> tuple:
-            function, x, _ = graph_function(case, explicit_padding=False)
-            return function, x
-
-        layers = [(case, model_cache.layer_key(self.name, case), lambda case=case: traced(case))
+        layers = [(case, model_cache.layer_key(self.name, case),
+                   lambda case=case: graph_function(case, explicit_padding=False)[:2])
                   for case in cases if self.supports(case) is None]
         _PREPARED.convert_ahead(self.name, layers)
 
@@ -160,13 +158,15 @@ class LiteRtKerasLayer(KerasLayer):
         tf = import_framework("tensorflow")
         x = np.asarray(x)
 
-        def convert() -> bytes:
+        def alone() -> bytes:
             model = traced_layer(case, x, padding, output_padding)
             return tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model).convert()
 
+        def convert() -> bytes:  # the key asked again only when the cache has no model
+            return _PREPARED.take(model_cache.layer_key(self.name, case, extra), alone)
+
         extra = layer_extra(x, padding, output_padding)
-        key = model_cache.layer_key(self.name, case, extra)
-        return _interpret(model_cache.converted(self.name, case, lambda: _PREPARED.take(key, convert), extra=extra), x)
+        return _interpret(model_cache.converted(self.name, case, convert, extra=extra), x)
 
     def prepare(self, cases: Sequence[Case]) -> None:
         """Convert the traced layers of the cases that will need it together (`adapters.tflite_batch`)."""

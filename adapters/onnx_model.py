@@ -18,6 +18,7 @@ TensorFlow, Keras and JAX do, and so does the canonical answer the row is judged
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -140,3 +141,19 @@ class OnnxModelAdapter(Adapter):
         if error is not None:
             return f"{self.runtime} has no ConvTranspose for {dtype}: {' '.join(str(error).split())[:200]}"
         return None
+
+
+def rename_cut_layer(part: Any, whole: Any, alone: Callable[[str], str]) -> None:
+    """Name a layer cut from a batch model (`onnx.utils.Extractor`) as the layer's own conversion
+    names it, since a runtime's error quotes the names: every value (inputs, outputs, value_info,
+    initializers, the nodes' inputs and outputs) through `alone`, and the batch's producer and graph
+    name. The conversion paths that convert in batches (`torch.onnx_dynamo`, tf2onnx) each name
+    their nodes themselves."""
+    graph = part.graph
+    for value in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
+        value.name = alone(value.name)
+    for node in graph.node:
+        node.input[:] = [alone(name) for name in node.input]
+        node.output[:] = [alone(name) for name in node.output]
+    part.producer_name, part.producer_version = whole.producer_name, whole.producer_version
+    graph.name = whole.graph.name

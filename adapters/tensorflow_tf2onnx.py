@@ -24,6 +24,7 @@ import numpy as np
 from adapters.base import framework_installed, import_framework, module_installed, probe_error
 from adapters.keras3 import KerasLayer, layer_extra, traced_layer
 from adapters.layout import from_channels_last
+from adapters.onnx_model import rename_cut_layer
 from adapters.onnx_runtime import cpu_session
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
 from adapters.tensorflow_nn import _TensorFlowTranspose, graph_function, graph_supports
@@ -75,19 +76,13 @@ def _cut_out(model, index: int) -> bytes:  # noqa: ANN001 - an onnx.ModelProto
 
     x, y = model.graph.input[index].name, model.graph.output[index].name
     part = onnx.utils.Extractor(model).extract_model([x], [y])
-    graph = part.graph
 
     def alone(name: str) -> str:
         return {x: "inputs", y: "Identity:0"}.get(name) or _CALL_SCOPE.sub("", name)
 
-    for value in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
-        value.name = alone(value.name)
-    for node in graph.node:
+    rename_cut_layer(part, model, alone)
+    for node in part.graph.node:
         node.name = alone(node.name)
-        node.input[:] = [alone(name) for name in node.input]
-        node.output[:] = [alone(name) for name in node.output]
-    part.producer_name, part.producer_version = model.producer_name, model.producer_version
-    graph.name = model.graph.name
     return part.SerializeToString()
 
 
@@ -103,8 +98,11 @@ def _onnx_bytes(case: Case, adapter: str) -> tuple[bytes, np.ndarray, list]:
     """The ONNX model tf2onnx makes of the case's graph (kept by `model_cache`), its input, and
     the spans of its result."""
     layer, x, have = graph_function(case)
-    key = model_cache.layer_key(adapter, case)
-    return model_cache.converted(adapter, case, lambda: _PREPARED.take(key, lambda: _converted(layer))), x, have
+
+    def convert() -> bytes:  # the key asked again only when the cache has no model
+        return _PREPARED.take(model_cache.layer_key(adapter, case), lambda: _converted(layer))
+
+    return model_cache.converted(adapter, case, convert), x, have
 
 
 class TensorFlowTf2Onnx(_TensorFlowTranspose):
@@ -187,11 +185,12 @@ class KerasTf2Onnx(KerasLayer):
         """The layer, traced with a fixed input signature, converted by tf2onnx and run by ONNX Runtime."""
         x = np.asarray(x)
         extra = layer_extra(x, padding, output_padding)
-        key = model_cache.layer_key(self.name, case, extra)
-        def convert() -> bytes:
-            return _converted(traced_layer(case, x, padding, output_padding))
 
-        model = model_cache.converted(self.name, case, lambda: _PREPARED.take(key, convert), extra=extra)
+        def convert() -> bytes:  # the key asked again only when the cache has no model
+            return _PREPARED.take(model_cache.layer_key(self.name, case, extra),
+                                  lambda: _converted(traced_layer(case, x, padding, output_padding)))
+
+        model = model_cache.converted(self.name, case, convert, extra=extra)
         return _in_onnxruntime(model, x)
 
     def prepare(self, cases: Sequence[Case]) -> None:

@@ -43,6 +43,7 @@ from typing import ClassVar
 import numpy as np
 
 from adapters.base import framework_installed, import_framework, in_halves, probe_error
+from adapters.onnx_model import rename_cut_layer
 from adapters.onnx_runtime import cpu_session
 from adapters.pytorch import _crop, _output_size_fits, _plans, _Torch, _tensor, conv_transpose_module
 from harness import model_cache
@@ -207,16 +208,12 @@ def _cut_out(model, index: int) -> bytes:  # noqa: ANN001 - an onnx.ModelProto
                       key=lambda value: position[value.name])
         del field[:]
         field.extend(kept)  # the extractor's own value_info of X<i> and Y<i> goes
-    for value in (*graph.input, *graph.output, *graph.value_info, *graph.initializer):
-        value.name = alone(value.name)
+    rename_cut_layer(part, model, alone)
     seen: dict[str, int] = {}
     for node in graph.node:
-        node.input[:] = [alone(name) for name in node.input]
-        node.output[:] = [alone(name) for name in node.output]
         base = re.sub(r"_\d+$", "", node.name)
         node.name = base if base not in seen else f"{base}_{seen[base]}"
         seen[base] = seen.get(base, 0) + 1
-    part.producer_name, part.producer_version, graph.name = model.producer_name, model.producer_version, model.graph.name
     return part.SerializeToString()
 
 
