@@ -14,7 +14,11 @@ as it would run a fresh conversion. The key holds everything the bytes depend on
 - the CPU (`machine.fingerprint`) and the path switches (`TF_ENABLE_ONEDNN_OPTS`, ...): a
   converter may fold constants with this CPU's kernels.
 
-A failed conversion is never kept (its error is the row's story each time). A file is written
+A conversion the converter refuses is kept as its failure (`<key>.err`: the exception's type
+name, words and the function that raised it), so a later run's row says word for word what the
+fresh one said without converting again (a warm run re-exported the dynamo exporter's refusals,
+~8 s of imports and exports here). A failure of the machine rather than of the layer (out of
+memory, a disk or OS error, an import, a recursion limit) is never kept. A file is written
 whole (a temporary file, then a rename) with its SHA-256 in front, and one that does not match is
 converted again; past 1 GiB the longest unused go (`prune`, after each `tconv run`).
 `TCONV_MODEL_CACHE=0` (`tconv run --no-cache`) turns it off; an unwritable folder just converts.
@@ -27,8 +31,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.metadata
+import json
 import os
 import tempfile
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from pathlib import Path
@@ -109,26 +115,68 @@ def layer_key(adapter: str, case: Case, extra: Iterable[object] = ()) -> str:
 
 
 def kept(adapter: str, key: str) -> bool:
-    """Whether a run made the model of this `layer_key` before and the cache would give it."""
-    return enabled() and _path(adapter, key).is_file()
+    """Whether a run converted this `layer_key` before (a model or a refusal) and the cache would
+    give it: nothing is left to convert ahead for it."""
+    return enabled() and (_path(adapter, key).is_file() or _path(adapter, key, FAILED).is_file())
 
 
-def _path(adapter: str, key: str) -> Path:
-    return folder() / adapter / f"{key}.bin"
+FAILED = ".err"  # a kept refusal, beside the models' `.bin`
+# Failures of the machine, not of the layer: another run may well convert it.
+_NOT_THE_LAYERS = (MemoryError, OSError, ImportError, RecursionError)
+
+
+def _path(adapter: str, key: str, suffix: str = ".bin") -> Path:
+    return folder() / adapter / f"{key}{suffix}"
+
+
+class KeptFailure(Exception):
+    """A refusal read back from the cache. Raised as a subclass named as the fresh exception was,
+    with its words, and `raised_in` the function that raised it (what `runner._failure` quotes)."""
+
+    raised_in = ""
+
+
+@cache
+def _failure_class(name: str) -> type[KeptFailure]:
+    return type(name, (KeptFailure,), {})
+
+
+def _replayed(record: dict[str, str]) -> KeptFailure:
+    failure = _failure_class(record["type"])(record["text"])
+    failure.raised_in = record["raised_in"]
+    return failure
+
+
+def _record(error: Exception) -> bytes:
+    frames = traceback.extract_tb(error.__traceback__)
+    raised_in = frames[-1].name if frames else ""
+    return json.dumps({"type": type(error).__name__, "text": str(error), "raised_in": raised_in}).encode("utf-8")
 
 
 def converted(adapter: str, case: Case, convert: Callable[[], bytes], *, extra: Iterable[object] = ()) -> bytes:
     """`convert()`'s bytes for this layer: from the cache when a run made them before, else made
-    now and kept (only when the conversion succeeded)."""
+    now and kept; a refusal kept before is raised again (`KeptFailure`), a fresh one kept."""
     if not enabled():
         return convert()
-    path = _path(adapter, layer_key(adapter, case, extra))
-    kept = _read(path)
-    if kept is not None:
+    key = layer_key(adapter, case, extra)
+    path, failed = _path(adapter, key), _path(adapter, key, FAILED)
+    for kept_path in (path, failed):
+        kept = _read(kept_path)
+        if kept is None:
+            continue
         with contextlib.suppress(OSError):
-            os.utime(path)  # last used now: `prune` drops the longest unused first
-        return kept
-    model = convert()
+            os.utime(kept_path)  # last used now: `prune` drops the longest unused first
+        if kept_path is path:
+            return kept
+        with contextlib.suppress(ValueError, KeyError, TypeError):  # a record this code cannot read: convert
+            raise _replayed(json.loads(kept))
+    try:
+        model = convert()
+    except _NOT_THE_LAYERS:
+        raise
+    except Exception as error:
+        _write(failed, _record(error))
+        raise
     _write(path, model)
     return model
 
@@ -139,7 +187,7 @@ def prune(*, max_bytes: int = MAX_BYTES) -> int:
     `max_bytes` of theirs (JAX's own size bound trips on entries it wrote without one, and a JAX
     batch's key changes with the cases a run chose); returns how many went. Called at the end of
     `tconv run`; a file another run deletes meanwhile is simply gone."""
-    return (_prune_files(folder().glob("*/*.bin"), max_bytes)
+    return (_prune_files((p for p in folder().glob("*/*") if p.suffix in (".bin", FAILED)), max_bytes)
             + _prune_files((machine.cache_root() / "jax").glob("*/*"), max_bytes))
 
 

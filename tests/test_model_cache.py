@@ -1,6 +1,6 @@
 """Converted models kept between runs (`harness.model_cache`): the key follows everything a model
-depends on, a bad or missing file converts again, failures are never kept, and a run from the
-cache writes the report a fresh conversion writes."""
+depends on, a bad or missing file converts again, a refusal is kept as the row's words and a failure
+of the machine never, and a run from the cache writes the report a fresh conversion writes."""
 
 from __future__ import annotations
 
@@ -73,13 +73,50 @@ def test_a_kept_model_is_read_back_and_a_corrupt_one_converted_again(cache_dir) 
     assert model_cache.converted("b", SEED, convert) == b"model 3"  # another route, another model
 
 
-def test_a_failed_conversion_is_not_kept(cache_dir) -> None:
-    def failing() -> bytes:
-        raise RuntimeError("the converter refused")
+def _refuse_in_converter(case) -> bytes:  # noqa: ANN001
+    raise ValueError(f"Invalid value for argument `filters`: {case.kernel.shape[1]}\n  (second line)")
 
-    with pytest.raises(RuntimeError, match="refused"):
-        model_cache.converted("a", SEED, failing)
+
+def test_a_refused_conversion_is_kept_and_told_again_word_for_word(cache_dir) -> None:
+    from harness.runner import _failure
+
+    def convert() -> bytes:
+        calls.append(1)
+        return _refuse_in_converter(SEED)
+
+    calls, messages = [], []
+    for _ in range(3):
+        with pytest.raises(ValueError if not calls else Exception) as raised:
+            model_cache.converted("a", SEED, convert)
+        messages.append(_failure(raised.value))
+    assert len(calls) == 1, "a kept refusal converted again"
+    assert messages[0] == messages[1] == messages[2]
+    assert messages[0].startswith("ValueError: Invalid value for argument `filters`:")
+    assert messages[0].endswith("(second line) (at _refuse_in_converter)")
+    assert model_cache.kept("a", model_cache.layer_key("a", SEED)), "prepare would convert it ahead again"
     assert not list(cache_dir.rglob("*.bin")) and not list(cache_dir.rglob(".part-*"))
+    assert model_cache.converted("b", SEED, Converter()) == b"model 1"  # another route converts its own
+
+
+@pytest.mark.parametrize("error", [MemoryError(), OSError(28, "No space left on device"),
+                                   ImportError("no module named onnxscript"), RecursionError()],
+                         ids=lambda error: type(error).__name__)
+def test_a_failure_of_the_machine_is_not_kept(cache_dir, error) -> None:
+    def failing() -> bytes:
+        raise error
+
+    with pytest.raises(type(error)):
+        model_cache.converted("a", SEED, failing)
+    assert not list(cache_dir.rglob("*.*")) and not model_cache.kept("a", model_cache.layer_key("a", SEED))
+    assert model_cache.converted("a", SEED, Converter()) == b"model 1"
+
+
+def test_a_corrupt_kept_refusal_converts_again(cache_dir) -> None:
+    with pytest.raises(ValueError):
+        model_cache.converted("a", SEED, lambda: _refuse_in_converter(SEED))
+    (path,) = (cache_dir / "models" / "a").glob("*.err")
+    path.write_bytes(path.read_bytes()[:-1] + b"X")
+    assert model_cache.converted("a", SEED, Converter()) == b"model 1"
 
 
 def test_switched_off_or_unwritable_it_just_converts(cache_dir, monkeypatch) -> None:
@@ -156,6 +193,11 @@ def test_prune_drops_the_longest_unused_models_first(cache_dir) -> None:
     assert model_cache.prune(max_bytes=2 * size) == 2
     assert sorted(p.parent.name for p in cache_dir.rglob("*.bin")) == ["a", "d"]
     assert model_cache.prune(max_bytes=2 * size) == 0
+    with pytest.raises(ValueError):  # a kept refusal is pruned as a model is
+        model_cache.converted("e", SEED, lambda: _refuse_in_converter(SEED))
+    (refusal,) = cache_dir.rglob("*.err")
+    os.utime(refusal, (999_999, 999_999))
+    assert model_cache.prune(max_bytes=2 * size) == 1 and not refusal.exists()
 
 
 def test_prune_drops_the_oldest_jax_executables_past_the_bound(cache_dir) -> None:
