@@ -25,7 +25,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from adapters.base import FRAMEWORK_MODULES, framework_installed
+from adapters.base import FRAMEWORK_MODULES, IMPORT_BEFORE, framework_installed
 from harness import machine
 from harness.environment import installed_version
 from tests import reproducer_batch
@@ -123,6 +123,9 @@ def _shared_verdict(path) -> tuple[int | None, str, str]:
     if environment not in _GROUPS_RUN:
         _GROUPS_RUN.add(environment)
         group = [p for p in SCRIPTS if _environment(p) == environment and not _skip_reason(p)]
+        # a framework that must be imported before another (Paddle before TensorFlow) runs first: after
+        # a TensorFlow script its import would kill the process, and the rest would import all again
+        group.sort(key=lambda p: _header(p)[0] not in IMPORT_BEFORE)
         _VERDICTS.update(_run_shared(group, environment))
     return _VERDICTS.pop(path, (None, "", ""))
 
