@@ -88,7 +88,7 @@ def run_command(args: argparse.Namespace, argv: Sequence[str]) -> int:
     with model_cache.disabled(jax=True) if args.no_cache else contextlib.nullcontext():
         status = _run_command(args, argv)
     if model_cache.enabled() and not args.no_cache:
-        model_cache.prune()
+        model_cache.prune_now_and_then()
     return status
 
 

@@ -200,6 +200,16 @@ def test_prune_drops_the_longest_unused_models_first(cache_dir) -> None:
     assert model_cache.prune(max_bytes=2 * size) == 1 and not refusal.exists()
 
 
+def test_a_run_prunes_at_most_once_an_interval(cache_dir, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(model_cache, "prune", lambda: calls.append(1) or 3)
+    assert model_cache.prune_now_and_then(every=3600) == 3 and len(calls) == 1  # no stamp yet: prunes
+    assert model_cache.prune_now_and_then(every=3600) == 0 and len(calls) == 1  # pruned a moment ago
+    stamp = cache_dir / ".pruned"
+    os.utime(stamp, (stamp.stat().st_mtime - 3601,) * 2)
+    assert model_cache.prune_now_and_then(every=3600) == 3 and len(calls) == 2  # an hour later: again
+
+
 def test_prune_drops_the_oldest_jax_executables_past_the_bound(cache_dir) -> None:
     folder = cache_dir / "jax" / "0.0-cpu"
     folder.mkdir(parents=True)
