@@ -6,8 +6,9 @@ per layer (other cases, or another order, make other batches: new entries, compi
 `prepare` lowers the next cases' small layers as one `jax.jit` function of all their arrays (a
 list of each layer's own function, `_forward` or `_pullback`, on its own arguments: nothing
 joined) and compiles it once. Each row then runs the whole executable with its own arrays in its
-layer's place and zeros in the others', and reads its own output, so only layers of little work
-are batched (`BATCHABLE_MACS`). XLA compiles each op of a module by its own shapes and
+layer's place and zeros in the others', and reads its own output, so a batch holds little work:
+its layers' multiply-adds together at most `BATCH_MACS` (32 layers of 2^16, or a few of up to
+2^20: a medium layer compiled alone cost ~0.1 s, ~45 of them per adapter in the built-in suite). XLA compiles each op of a module by its own shapes and
 attributes: tests/test_jax_jit.py checks that every layer of a batch gives, bit for bit, what
 its compile alone gives. A batch that fails to trace or compile is halved until the failing layer
 is alone (`in_halves`), and that layer is left to its row, which says why.
@@ -28,19 +29,24 @@ from adapters.base import import_framework, in_halves
 from adapters.padding import canonical_spans
 from harness.case import Case
 
-# The most multiply-adds a batched layer does: every row of a batch runs all its layers, which for
-# layers this small (32 of them: well under a millisecond) costs far less than a compile of its own.
-BATCHABLE_MACS = 1 << 16
+# The most multiply-adds of a whole batch: every row of a batch runs all its layers, which for this
+# little work (a few milliseconds at most) costs far less than a compile of each layer on its own.
+BATCH_MACS = 1 << 21
 KEPT = 256  # prepared layers kept: two adapters' forward and gradient batches, twice over
 
 Arguments = tuple[Any, ...]  # a layer's arrays (None where it takes none, as a bias-free layer's bias)
 
 
-def batchable(case: Case) -> bool:
-    """A layer to compile with others: no empty tensor (its errors are its own row's) and little work."""
+def work(case: Case) -> int:
+    """The layer's multiply-adds (those of its result window)."""
     output = math.prod(span.length for span in canonical_spans(case))
-    macs = case.batch * case.out_channels * output * (case.in_channels // case.groups) * math.prod(case.kernel_size)
-    return case.input.size > 0 and case.kernel.size > 0 and output > 0 and macs <= BATCHABLE_MACS
+    return case.batch * case.out_channels * output * (case.in_channels // case.groups) * math.prod(case.kernel_size)
+
+
+def batchable(case: Case) -> bool:
+    """A layer to compile with others: no empty tensor (its errors are its own row's) and at most
+    half a batch's work (a bigger one would share its executable with little)."""
+    return case.input.size > 0 and case.kernel.size > 0 and 0 < work(case) <= BATCH_MACS // 2
 
 
 def layer_key(function: Callable, call: Hashable, arrays: Arguments) -> tuple:
@@ -87,16 +93,24 @@ def compiled_together(function: Callable, layers: Sequence[tuple[Hashable, Argum
     return [BatchedLayer(executable, zeros, index) for index in range(len(layers))]
 
 
-def prepare(function: Callable, layers: Sequence[tuple[Hashable, Arguments]]) -> None:
-    """Compile the layers not prepared yet in one batch, halved where it fails to trace or compile."""
+def prepare(function: Callable, layers: Sequence[tuple[Hashable, Arguments, int]]) -> None:
+    """Compile the layers (call, arrays, work) not prepared yet in batches of at most `BATCH_MACS`
+    in their order, each halved where it fails to trace or compile."""
     todo: dict[tuple, tuple[Hashable, Arguments]] = {}
-    for call, arrays in layers:
+    batches: list[list[tuple]] = [[]]
+    total = 0
+    for call, arrays, macs in layers:
         key = layer_key(function, call, arrays)
-        if key not in _PREPARED:
-            todo[key] = (call, arrays)
-    if not todo:
-        return
-    made = in_halves(list(todo.values()), partial(compiled_together, function))
-    _PREPARED.update({key: made[i] for i, key in enumerate(todo) if i in made})
+        if key in _PREPARED or key in todo:
+            continue
+        if total + macs > BATCH_MACS:
+            batches.append([])
+            total = 0
+        todo[key] = (call, arrays)
+        batches[-1].append(key)
+        total += macs
+    for keys in filter(None, batches):
+        made = in_halves([todo[key] for key in keys], partial(compiled_together, function))
+        _PREPARED.update({key: made[i] for i, key in enumerate(keys) if i in made})
     while len(_PREPARED) > KEPT:  # layers handed ahead whose rows never came
         _PREPARED.popitem(last=False)

@@ -191,9 +191,9 @@ class _Jax(Adapter):
             if self.supports(case) is not None or not jax_batch.batchable(case):
                 continue
             call, have = self._call(case)
-            forward.append((call, self._forward_arrays(case)))
+            forward.append((call, self._forward_arrays(case), jax_batch.work(case)))
             if case.upstream is not None and any(check != "forward" for check in case.checks):
-                pullback.append((call, self._gradient_arrays(case, have)))
+                pullback.append((call, self._gradient_arrays(case, have), jax_batch.work(case)))
         jax_batch.prepare(_forward, forward)
         jax_batch.prepare(_pullback, pullback)
 

@@ -71,8 +71,8 @@ def test_a_layer_under_jit_gives_the_bits_of_the_same_ops_run_one_by_one(dtype: 
 
 
 def _batchable_cases() -> list[Case]:
-    """One small layer of each dtype, rank and kind (forward only, or with gradients): each compile
-    alone costs ~80 ms."""
+    """One small or medium layer of each dtype, rank and kind (forward only, or with gradients): each
+    compile alone costs ~80 ms."""
     files = ("shapes.yaml", "output_shape.yaml", "dtypes.yaml", "gradients.yaml")
     chosen: dict[tuple, Case] = {}
     for case in load_cases([REPO / "cases" / f for f in files]):
@@ -91,6 +91,7 @@ def test_a_layer_compiled_in_a_batch_gives_its_compile_alones_bits(adapter: jax_
     cases = [c for c in _batchable_cases() if adapter.supports(c) is None]
     assert {c.dtype for c in cases} == {"float16", "bfloat16", "float32", "float64"} and len(cases) >= 10
     assert {c.rank for c in cases} == {1, 2, 3} and sum(c.upstream is not None for c in cases) >= 3
+    assert any(jax_batch.work(c) > 1 << 16 for c in cases), "no medium layer shares a batch with small ones"
     jax_batch._PREPARED.clear()
     alone = [_outputs(adapter, c) for c in cases]
     adapter.prepare(cases)
@@ -127,3 +128,24 @@ def test_a_layer_that_does_not_trace_is_left_to_its_own_row(monkeypatch) -> None
     with pytest.raises(ValueError, match="does not trace"):
         adapter.run(broken)
     jax_batch._PREPARED.clear()
+
+
+def test_a_batch_holds_at_most_its_work_budget(monkeypatch) -> None:
+    """Layers go into batches in their order, a new one where the next would pass `BATCH_MACS`;
+    a layer already prepared, or twice in the list, is compiled once."""
+    batches = []
+
+    def recorded(function, layers):  # noqa: ANN001, ANN202
+        batches.append([arrays[0] for _, arrays in layers])
+        return [f"layer {arrays[0]}" for _, arrays in layers]
+
+    monkeypatch.setattr(jax_batch, "compiled_together", recorded)
+    monkeypatch.setattr(jax_batch, "_PREPARED", type(jax_batch._PREPARED)())
+    budget = jax_batch.BATCH_MACS
+    works = [budget // 2, budget // 4, budget // 4, 1, budget // 2, 7, 7]
+    layers = [(("call", i), (np.zeros(i + 1),), w) for i, w in enumerate(works)]
+    jax_batch.prepare(jax_lax._forward, [*layers, layers[3]])
+    assert [[a.size - 1 for a in batch] for batch in batches] == [[0, 1, 2], [3, 4, 5, 6]]
+    assert all(sum(works[a.size - 1] for a in batch) <= budget for batch in batches)
+    jax_batch.prepare(jax_lax._forward, layers)
+    assert len(batches) == 2  # every layer prepared already
