@@ -169,8 +169,11 @@ def converted(adapter: str, case: Case, convert: Callable[[], bytes], *, extra: 
             os.utime(kept_path)  # last used now: `prune` drops the longest unused first
         if kept_path is path:
             return kept
-        with contextlib.suppress(ValueError, KeyError, TypeError):  # a record this code cannot read: convert
-            raise _replayed(json.loads(kept))
+        try:
+            failure = _replayed(json.loads(kept))
+        except (ValueError, KeyError, TypeError):  # a record this code cannot read: convert again
+            continue
+        raise failure
     try:
         model = convert()
     except _NOT_THE_LAYERS:
