@@ -141,20 +141,25 @@ def _rows(path) -> pd.DataFrame:  # noqa: ANN001
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("torch") is None,
                     reason="needs PyTorch and ONNX Runtime (torch.onnx_export)")
 def test_a_run_from_the_cache_writes_the_fresh_runs_report(cache_dir, tconv, tmp_path) -> None:
-    # Both PyTorch exporters: the dynamo one converts ahead in batches (`prepare`), which the cache must skip.
-    args = [REPO / "cases" / "seeds.yaml", "--adapters", "torch.onnx_export,torch.onnx_dynamo", "--formats", "csv",
-            "--quiet", "--jobs", "2"]
+    # Both PyTorch exporters: the dynamo one converts ahead in batches (`prepare`), which the cache must skip;
+    # the empty tensors' layers are refused by the exporters, which the cache keeps as their words.
+    args = [REPO / "cases" / "seeds.yaml", REPO / "cases" / "empty.yaml", "--adapters",
+            "torch.onnx_export,torch.onnx_dynamo", "--formats", "csv", "--quiet", "--jobs", "2"]
     status, _, err = tconv("run", *args, "--no-cache", "--out", tmp_path / "fresh")
     assert status in (0, 1), err
     assert not cache_dir.exists(), "--no-cache kept something"
     tconv("run", *args, "--out", tmp_path / "cold")
-    kept = sorted(cache_dir.rglob("*.bin"))
+    kept = sorted([*cache_dir.rglob("*.bin"), *cache_dir.rglob("*.err")])
     assert {p.parent.name for p in kept} == {"torch.onnx_export", "torch.onnx_dynamo"}
+    assert any(p.suffix == ".err" for p in kept), "no refusal was kept"
     inodes = [p.stat().st_ino for p in kept]  # a model converted again is a new file renamed over the old
     tconv("run", *args, "--out", tmp_path / "warm")
-    assert sorted(cache_dir.rglob("*.bin")) == kept and [p.stat().st_ino for p in kept] == inodes
+    assert sorted([*cache_dir.rglob("*.bin"), *cache_dir.rglob("*.err")]) == kept
+    assert [p.stat().st_ino for p in kept] == inodes
     reports = [_rows(tmp_path / name / "report.csv") for name in ("fresh", "cold", "warm")]
     assert (reports[0]["status"] == "pass").sum() > 5
+    refused = reports[0]["message"].str.contains("weight of size", na=False)  # the exporters' own words
+    assert refused.sum() >= 2, reports[0]["message"].tolist()
     for report in reports[1:]:
         pd.testing.assert_frame_equal(report, reports[0])
 
