@@ -7,8 +7,9 @@ per layer (other cases, or another order, make other batches: new entries, compi
 list of each layer's own function, `_forward` or `_pullback`, on its own arguments: nothing
 joined) and compiles it once. Each row then runs the whole executable with its own arrays in its
 layer's place and zeros in the others', and reads its own output, so a batch holds little work:
-its layers' multiply-adds together at most `BATCH_MACS` (32 layers of 2^16, or a few of up to
-2^20: a medium layer compiled alone cost ~0.1 s, ~45 of them per adapter in the built-in suite). XLA compiles each op of a module by its own shapes and
+its layers' forward multiply-adds together at most `BATCH_MACS` (32 layers of 2^16, or two of
+2^20; a gradient batch does ~3x its forward's). A medium layer compiled alone cost ~0.1 s, and the
+built-in suite has ~45 per adapter. XLA compiles each op of a module by its own shapes and
 attributes: tests/test_jax_jit.py checks that every layer of a batch gives, bit for bit, what
 its compile alone gives. A batch that fails to trace or compile is halved until the failing layer
 is alone (`in_halves`), and that layer is left to its row, which says why.
@@ -29,8 +30,8 @@ from adapters.base import import_framework, in_halves
 from adapters.padding import canonical_spans
 from harness.case import Case
 
-# The most multiply-adds of a whole batch: every row of a batch runs all its layers, which for this
-# little work (a few milliseconds at most) costs far less than a compile of each layer on its own.
+# The most forward multiply-adds of a whole batch (its gradient batch does ~3x): every row of a batch runs all
+# its layers, which for this little work (a few milliseconds) costs far less than a compile of each on its own.
 BATCH_MACS = 1 << 21
 KEPT = 256  # prepared layers kept: two adapters' forward and gradient batches, twice over
 

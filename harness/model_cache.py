@@ -16,9 +16,10 @@ as it would run a fresh conversion. The key holds everything the bytes depend on
 
 A conversion the converter refuses is kept as its failure (`<key>.err`: the exception's type
 name, words and the function that raised it), so a later run's row says word for word what the
-fresh one said without converting again (a warm run re-exported the dynamo exporter's refusals,
-~8 s of imports and exports here). A failure of the machine rather than of the layer (out of
-memory, a disk or OS error, an import, a recursion limit) is never kept. A file is written
+fresh one said without converting again (a warm run exported the PyTorch exporters' refusals
+again, in `prepare` and in the row: ~4 s here). A failure of the machine or the installation
+rather than of the layer (out of memory, a disk or OS error, an import, a recursion limit, a
+missing attribute or name) is never kept. A file is written
 whole (a temporary file, then a rename) with its SHA-256 in front, and one that does not match is
 converted again; past 1 GiB the longest unused go (`prune`, after a `tconv run`, at most hourly).
 `TCONV_MODEL_CACHE=0` (`tconv run --no-cache`) turns it off; an unwritable folder just converts.
@@ -122,8 +123,9 @@ def kept(adapter: str, key: str) -> bool:
 
 
 FAILED = ".err"  # a kept refusal, beside the models' `.bin`
-# Failures of the machine, not of the layer: another run may well convert it.
-_NOT_THE_LAYERS = (MemoryError, OSError, ImportError, RecursionError)
+# Failures of the machine or of the installation, not of the layer: another run may well convert it.
+_NOT_THE_LAYERS = (MemoryError, OSError, ImportError, RecursionError, AttributeError, NameError)
+_OUT_OF_MEMORY = ("OutOfMemoryError", "ResourceExhaustedError")  # PyTorch's and TensorFlow's, by name
 
 
 def _path(adapter: str, key: str, suffix: str = ".bin") -> Path:
@@ -137,6 +139,14 @@ class KeptFailure(Exception):
     raised_in = ""
 
 
+def raised_in(error: BaseException) -> str:
+    """The function that raised `error` (a kept refusal's, as its fresh one said), or ''."""
+    if isinstance(error, KeptFailure):
+        return error.raised_in
+    frames = traceback.extract_tb(error.__traceback__)
+    return frames[-1].name if frames else ""
+
+
 @cache
 def _failure_class(name: str) -> type[KeptFailure]:
     return type(name, (KeptFailure,), {})
@@ -148,10 +158,15 @@ def _replayed(record: dict[str, str]) -> KeptFailure:
     return failure
 
 
-def _record(error: Exception) -> bytes:
-    frames = traceback.extract_tb(error.__traceback__)
-    raised_in = frames[-1].name if frames else ""
-    return json.dumps({"type": type(error).__name__, "text": str(error), "raised_in": raised_in}).encode("utf-8")
+def _record(error: Exception) -> bytes | None:
+    """The refusal as kept, or None when it is not the layer's (see `_NOT_THE_LAYERS`) or has no words."""
+    if isinstance(error, _NOT_THE_LAYERS) or type(error).__name__ in _OUT_OF_MEMORY:
+        return None
+    try:
+        text = str(error)
+    except Exception:  # noqa: BLE001 - an exception whose words cannot be had is not kept
+        return None
+    return json.dumps({"type": type(error).__name__, "text": text, "raised_in": raised_in(error)}).encode("utf-8")
 
 
 def converted(adapter: str, case: Case, convert: Callable[[], bytes], *, extra: Iterable[object] = ()) -> bytes:
@@ -161,32 +176,40 @@ def converted(adapter: str, case: Case, convert: Callable[[], bytes], *, extra: 
         return convert()
     key = layer_key(adapter, case, extra)
     path, failed = _path(adapter, key), _path(adapter, key, FAILED)
-    for kept_path in (path, failed):
-        kept = _read(kept_path)
-        if kept is None:
-            continue
-        with contextlib.suppress(OSError):
-            os.utime(kept_path)  # last used now: `prune` drops the longest unused first
-        if kept_path is path:
-            return kept
+    model = _read(path)
+    if model is not None:
+        _touch(path)
+        return model
+    refusal = _read(failed)
+    if refusal is not None:
         try:
-            failure = _replayed(json.loads(kept))
+            failure = _replayed(json.loads(refusal))
         except (ValueError, KeyError, TypeError):  # a record this code cannot read: convert again
-            continue
-        raise failure
+            pass
+        else:
+            _touch(failed)
+            raise failure
     try:
         model = convert()
-    except _NOT_THE_LAYERS:
-        raise
     except Exception as error:
-        _write(failed, _record(error))
+        record = _record(error)
+        if record is not None:
+            _write(failed, record)
         raise
     _write(path, model)
+    with contextlib.suppress(OSError):
+        os.unlink(failed)  # an unreadable record of an earlier run: the model answers now
     return model
 
 
+def _touch(path: Path) -> None:
+    """Last used now: `prune` drops the longest unused first."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
 PRUNE_EVERY = 3600.0  # seconds between two prunes of `tconv run`: a stat of every kept file each time
-# cost 1.3 s at the end of each run here with 34,000 files (stale sets under the bound stay until it)
+# cost ~0.45 s at the end of each run here with 34,000 files (stale sets under the bound stay until it)
 
 
 def prune_now_and_then(*, every: float = PRUNE_EVERY) -> int:
@@ -194,7 +217,7 @@ def prune_now_and_then(*, every: float = PRUNE_EVERY) -> int:
     says when), else nothing: what `tconv run` calls after each run. Returns how many files went."""
     stamp = machine.cache_root() / ".pruned"
     with contextlib.suppress(OSError):
-        if time.time() - stamp.stat().st_mtime < every:
+        if 0 <= time.time() - stamp.stat().st_mtime < every:  # a stamp from the future (a clock set back) prunes
             return 0
     removed = prune()
     with contextlib.suppress(OSError):
@@ -214,15 +237,16 @@ def prune(*, max_bytes: int = MAX_BYTES) -> int:
 
 
 def _files(root: Path, suffixes: tuple[str, ...] = ()) -> Iterator[tuple[float, int, str]]:
-    """(modification time, size, path) of the files one folder below `root` (with these suffixes),
-    read with `os.scandir` (pathlib's glob and stat cost four times as much on 34,000 files)."""
+    """(modification time, size, path) of the files one folder below `root` (with these suffixes, or
+    any), read with `os.scandir` (pathlib's glob and stat took twice as long on 34,000 files)."""
     with contextlib.suppress(OSError), os.scandir(root) as folders:
         for sub in folders:
             if not sub.is_dir(follow_symlinks=False):
                 continue
             with contextlib.suppress(OSError), os.scandir(sub.path) as entries:
                 for entry in entries:
-                    if (entry.name.endswith(suffixes) or not suffixes) and entry.is_file(follow_symlinks=False):
+                    wanted = entry.name.endswith(suffixes) if suffixes else True
+                    if wanted and entry.is_file(follow_symlinks=False):
                         with contextlib.suppress(OSError):
                             stat = entry.stat(follow_symlinks=False)
                             yield stat.st_mtime, stat.st_size, entry.path

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
@@ -25,7 +24,7 @@ from harness.discrepancies import KnownDiscrepancies
 from harness.dtypes import round_to
 from harness.judge import (Reference, Verdict, flushed_gradient_references, gradient_reference, judge, judge_case,
                            reference_for)
-from harness.model_cache import KeptFailure
+from harness.model_cache import raised_in
 
 STATUSES = ("pass", "fail", "error", "unsupported", "xfail", "xpass")
 ORACLE = "oracle"
@@ -188,9 +187,8 @@ def _described(case: Case, adapter: Adapter) -> tuple[dict[str, str], str]:
 
 def _failure(error: BaseException, where: str = "") -> str:
     """An exception as a row's message: type, text (one line, cut) and the function it came from."""
-    tb = traceback.extract_tb(error.__traceback__)
-    raised_in = error.raised_in if isinstance(error, KeptFailure) else tb[-1].name if tb else ""
-    at = f" (at {raised_in})" if raised_in else ""
+    where_raised = raised_in(error)
+    at = f" (at {where_raised})" if where_raised else ""
     text = " ".join(str(error).split())[:500]
     return f"{where}{type(error).__name__}: {text}{at}"
 

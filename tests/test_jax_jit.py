@@ -72,7 +72,7 @@ def test_a_layer_under_jit_gives_the_bits_of_the_same_ops_run_one_by_one(dtype: 
 
 def _batchable_cases() -> list[Case]:
     """One small or medium layer of each dtype, rank and kind (forward only, or with gradients): each
-    compile alone costs ~80 ms."""
+    compile alone costs ~80-100 ms."""
     files = ("shapes.yaml", "output_shape.yaml", "dtypes.yaml", "gradients.yaml")
     chosen: dict[tuple, Case] = {}
     for case in load_cases([REPO / "cases" / f for f in files]):

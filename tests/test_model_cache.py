@@ -111,12 +111,40 @@ def test_a_failure_of_the_machine_is_not_kept(cache_dir, error) -> None:
     assert model_cache.converted("a", SEED, Converter()) == b"model 1"
 
 
-def test_a_corrupt_kept_refusal_converts_again(cache_dir) -> None:
+@pytest.mark.parametrize("damage", ["a byte changed", "a record this code cannot read"])
+def test_a_damaged_kept_refusal_converts_again_and_goes(cache_dir, damage) -> None:
     with pytest.raises(ValueError):
         model_cache.converted("a", SEED, lambda: _refuse_in_converter(SEED))
     (path,) = (cache_dir / "models" / "a").glob("*.err")
-    path.write_bytes(path.read_bytes()[:-1] + b"X")
+    if damage == "a byte changed":
+        path.write_bytes(path.read_bytes()[:-1] + b"X")
+    else:
+        model_cache._write(path, b'["not", "a", "record"]')  # its checksum holds
     assert model_cache.converted("a", SEED, Converter()) == b"model 1"
+    assert not path.exists(), "the refusal stayed beside the model"
+
+
+class _OutOfMemoryError(RuntimeError):
+    """As PyTorch names its own (a RuntimeError: matched by name)."""
+
+
+_OutOfMemoryError.__name__ = "OutOfMemoryError"
+
+
+class _NoWords(ValueError):
+    def __str__(self) -> str:
+        raise RuntimeError("no words")
+
+
+@pytest.mark.parametrize("error", [_OutOfMemoryError("CPU out of memory"), AttributeError("no attribute 'x'"),
+                                   _NoWords()], ids=lambda error: type(error).__name__)
+def test_out_of_memory_a_broken_installation_or_an_exception_without_words_is_not_kept(cache_dir, error) -> None:
+    def failing() -> bytes:
+        raise error
+
+    with pytest.raises(type(error)):
+        model_cache.converted("a", SEED, failing)
+    assert not list(cache_dir.rglob("*.err"))
 
 
 def test_switched_off_or_unwritable_it_just_converts(cache_dir, monkeypatch) -> None:
@@ -213,6 +241,8 @@ def test_a_run_prunes_at_most_once_an_interval(cache_dir, monkeypatch) -> None:
     stamp = cache_dir / ".pruned"
     os.utime(stamp, (stamp.stat().st_mtime - 3601,) * 2)
     assert model_cache.prune_now_and_then(every=3600) == 3 and len(calls) == 2  # an hour later: again
+    os.utime(stamp, (stamp.stat().st_mtime + 86400,) * 2)
+    assert model_cache.prune_now_and_then(every=3600) == 3 and len(calls) == 3  # a stamp from the future
 
 
 def test_prune_drops_the_oldest_jax_executables_past_the_bound(cache_dir) -> None:
