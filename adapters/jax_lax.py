@@ -15,7 +15,7 @@ Both keep the canonical channels-first layout through `dimension_numbers`.
 Each layer runs as one `jax.jit` function of its arrays (the call and the bias add; the vjp of both
 for the gradients), as JAX users run layers: op by op, each cast and add would compile an XLA
 executable of its own per shape. The result is the same, bit for bit, on every case of `cases/`.
-`prepare` compiles the next cases' small layers in one executable (`adapters.jax_batch`).
+`prepare` compiles the next cases' small and medium layers in one executable (`adapters.jax_batch`).
 JAX compiles every new shape (seconds per hundred cases); its persistent compilation cache, in
 tconv's user cache folder per JAX version and CPU (`harness.machine.fingerprint`), makes the
 next run load them instead. The cached executables are XLA's own, so the answers are the same.
@@ -184,8 +184,8 @@ class _Jax(Adapter):
         return *self._arrays(case), _host(upstream, case.dtype), _host(case.upstream, case.dtype)
 
     def prepare(self, cases: Sequence[Case]) -> None:
-        """Compile the small layers of the cases in one executable, their gradients in another
-        (`adapters.jax_batch`)."""
+        """Compile the small and medium layers of the cases in batches of executables, their
+        gradients in others (`adapters.jax_batch`)."""
         forward, pullback = [], []
         for case in cases:
             if self.supports(case) is not None or not jax_batch.batchable(case):
