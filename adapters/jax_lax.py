@@ -190,10 +190,10 @@ class _Jax(Adapter):
         for case in cases:
             if self.supports(case) is not None or not jax_batch.batchable(case):
                 continue
-            call, have = self._call(case)
-            forward.append((call, self._forward_arrays(case), jax_batch.work(case)))
+            (call, have), work = self._call(case), jax_batch.work(case)
+            forward.append((call, self._forward_arrays(case), work))
             if case.upstream is not None and any(check != "forward" for check in case.checks):
-                pullback.append((call, self._gradient_arrays(case, have), jax_batch.work(case)))
+                pullback.append((call, self._gradient_arrays(case, have), work))
         jax_batch.prepare(_forward, forward)
         jax_batch.prepare(_pullback, pullback)
 

@@ -28,8 +28,7 @@ from adapters.base import Adapter, framework_installed, import_framework, probe_
 from adapters.keras3 import KerasLayer, layer_extra, traced_layer
 from adapters.layout import from_channels_last
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
-from adapters.tf_prepared import Prepared, keras_layers
-from harness import model_cache
+from adapters.tf_prepared import Prepared, graph_layers, keras_layers
 from harness.case import Case
 
 
@@ -107,20 +106,12 @@ class LiteRtTfNn(Adapter):
         from adapters.tensorflow_nn import graph_function
 
         _, x, have = graph_function(case, explicit_padding=False)
-        def convert() -> bytes:  # the key asked again only when the cache has no model
-            return _PREPARED.take(model_cache.layer_key(self.name, case), lambda: _flatbuffer(case))
-
-        y = _interpret(model_cache.converted(self.name, case, convert), x)
+        y = _interpret(_PREPARED.model(self.name, case, lambda: _flatbuffer(case)), x)
         return to_canonical_window(from_channels_last(y), have, case)
 
     def prepare(self, cases: Sequence[Case]) -> None:
         """Convert the layers of the cases that will need it together (`adapters.tflite_batch`)."""
-        from adapters.tensorflow_nn import graph_function
-
-        layers = [(case, model_cache.layer_key(self.name, case),
-                   lambda case=case: graph_function(case, explicit_padding=False)[:2])
-                  for case in cases if self.supports(case) is None]
-        _PREPARED.convert_ahead(self.name, layers)
+        _PREPARED.convert_ahead(self.name, graph_layers(self, cases, explicit_padding=False))
 
     @cache  # noqa: B019 - adapters are module-level singletons
     def _missing(self, dtype: str, rank: int) -> str | None:
@@ -162,11 +153,7 @@ class LiteRtKerasLayer(KerasLayer):
             model = traced_layer(case, x, padding, output_padding)
             return tf.lite.TFLiteConverter.from_concrete_functions([model.get_concrete_function()], model).convert()
 
-        def convert() -> bytes:  # the key asked again only when the cache has no model
-            return _PREPARED.take(model_cache.layer_key(self.name, case, extra), alone)
-
-        extra = layer_extra(x, padding, output_padding)
-        return _interpret(model_cache.converted(self.name, case, convert, extra=extra), x)
+        return _interpret(_PREPARED.model(self.name, case, alone, extra=layer_extra(x, padding, output_padding)), x)
 
     def prepare(self, cases: Sequence[Case]) -> None:
         """Convert the traced layers of the cases that will need it together (`adapters.tflite_batch`)."""

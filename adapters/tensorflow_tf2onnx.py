@@ -28,8 +28,7 @@ from adapters.onnx_model import rename_cut_layer
 from adapters.onnx_runtime import cpu_session
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
 from adapters.tensorflow_nn import _TensorFlowTranspose, graph_function, graph_supports
-from adapters.tf_prepared import Prepared, keras_layers
-from harness import model_cache
+from adapters.tf_prepared import Prepared, graph_layers, keras_layers
 from harness.case import Case
 
 OPSET = 17
@@ -98,11 +97,7 @@ def _onnx_bytes(case: Case, adapter: str) -> tuple[bytes, np.ndarray, list]:
     """The ONNX model tf2onnx makes of the case's graph (kept by `model_cache`), its input, and
     the spans of its result."""
     layer, x, have = graph_function(case)
-
-    def convert() -> bytes:  # the key asked again only when the cache has no model
-        return _PREPARED.take(model_cache.layer_key(adapter, case), lambda: _converted(layer))
-
-    return model_cache.converted(adapter, case, convert), x, have
+    return _PREPARED.model(adapter, case, lambda: _converted(layer)), x, have
 
 
 class TensorFlowTf2Onnx(_TensorFlowTranspose):
@@ -129,9 +124,7 @@ class TensorFlowTf2Onnx(_TensorFlowTranspose):
 
     def prepare(self, cases: Sequence[Case]) -> None:
         """Convert the graphs of the cases that will need it together (`_converted_together`)."""
-        _PREPARED.convert_ahead(self.name, [(case, model_cache.layer_key(self.name, case),
-                                             lambda case=case: graph_function(case)[:2])
-                                            for case in cases if self.supports(case) is None])
+        _PREPARED.convert_ahead(self.name, graph_layers(self, cases))
 
     def gradients(self, case: Case) -> dict[str, np.ndarray]:
         raise NotImplementedError("a converted inference model has no gradients")
@@ -184,13 +177,8 @@ class KerasTf2Onnx(KerasLayer):
     def compute(self, case: Case, x: object, padding: str, output_padding, watch=lambda tensor: None) -> object:
         """The layer, traced with a fixed input signature, converted by tf2onnx and run by ONNX Runtime."""
         x = np.asarray(x)
-        extra = layer_extra(x, padding, output_padding)
-
-        def convert() -> bytes:  # the key asked again only when the cache has no model
-            return _PREPARED.take(model_cache.layer_key(self.name, case, extra),
-                                  lambda: _converted(traced_layer(case, x, padding, output_padding)))
-
-        model = model_cache.converted(self.name, case, convert, extra=extra)
+        model = _PREPARED.model(self.name, case, lambda: _converted(traced_layer(case, x, padding, output_padding)),
+                                extra=layer_extra(x, padding, output_padding))
         return _in_onnxruntime(model, x)
 
     def prepare(self, cases: Sequence[Case]) -> None:

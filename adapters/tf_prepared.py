@@ -35,9 +35,11 @@ class Prepared(dict):
         super().__init__()
         self.together = together
 
-    def take(self, key: str, convert: Callable[[], bytes]) -> bytes:
-        """The model converted ahead for this layer, else the layer's own conversion."""
-        return self.pop(key, None) or convert()
+    def model(self, adapter: str, case: Case, alone: Callable[[], bytes], *, extra: Iterable[object] = ()) -> bytes:
+        """The layer's model as a row runs it: the model cache's (`extra` as its key takes it), else the
+        one converted ahead (taken once), else `alone()`. The key is asked only when the cache has none."""
+        return model_cache.converted(adapter, case, lambda: self.pop(model_cache.layer_key(adapter, case, extra), None)
+                                     or alone(), extra=extra)
 
     def convert_ahead(self, adapter: str, layers: Iterable[tuple[Case, str, Callable[[], tuple]]]) -> None:
         """Convert the layers (case, key, a maker of its traced function and input) that no row
@@ -55,6 +57,17 @@ class Prepared(dict):
 
             models = in_halves(list(batch.values()), together)
             self.update({key: models[i] for i, key in enumerate(batch) if i in models})
+
+
+def graph_layers(adapter, cases: Sequence[Case], **graph_options: bool) -> list[tuple[Case, str, Callable]]:  # noqa: ANN001
+    """The `tf.nn` graphs a conversion path would convert for these cases (those it supports):
+    the case, its model-cache key, and a maker of the graph (`graph_function(case, **graph_options)`)
+    and its input."""
+    from adapters.tensorflow_nn import graph_function
+
+    return [(case, model_cache.layer_key(adapter.name, case),
+             lambda case=case: graph_function(case, **graph_options)[:2])
+            for case in cases if adapter.supports(case) is None]
 
 
 def keras_layers(adapter, cases: Sequence[Case]) -> list[tuple[Case, str, Callable]]:  # noqa: ANN001 - a KerasLayer
