@@ -7,6 +7,7 @@ arrays already rounded to the case dtype (held as read-only float64). It is buil
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,17 @@ def array_bytes(values: np.ndarray | None) -> bytes:
         return b"none"
     array = np.ascontiguousarray(values)
     return f"{array.dtype.str}{array.shape}".encode() + b":" + array.tobytes()
+
+
+def content_key(case: Case) -> tuple[object, ...]:
+    """What the oracle's answer (and anything else computed from the case alone) depends on: the
+    case's parameters and the bytes of its arrays. A copy of a case, as a worker receives it through
+    a pipe, has the same key; any change the oracle would see gives another."""
+    digest = hashlib.sha256()
+    for values in (case.input, case.kernel, case.bias, case.upstream):
+        digest.update(array_bytes(values) + b"|")
+    parameters = {k: v for k, v in case.oracle_kwargs().items() if k != "bias"}  # the padding word included
+    return (case.file, case.id, case.dtype, repr(parameters), case.gradual_underflow, digest.hexdigest())
 
 
 def _fmt_seq(values: tuple[int, ...]) -> str:

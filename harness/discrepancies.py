@@ -132,17 +132,26 @@ class KnownDiscrepancies:
     entries: list[Discrepancy]
     used: set[int] = field(default_factory=set)
     exercised: set[int] = field(default_factory=set)
+    _by_adapter: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def lookup(self, case_full_id: str, adapter: str, version: str, params: dict[str, str] | None = None,
                *, failed: bool = True, message: str = "") -> Discrepancy | None:
         """The first entry covering this row; a failing row marks it used (not stale)."""
-        for index, entry in enumerate(self.entries):
+        for index in self._for_adapter(adapter):
+            entry = self.entries[index]
             if entry.applies_to(case_full_id, adapter, version, params, message):
                 self.exercised.add(index)
                 if failed:
                     self.used.add(index)
                 return entry
         return None
+
+    def _for_adapter(self, adapter: str) -> list[int]:
+        """The indices of the entries whose adapter pattern names this adapter, in table order: a run
+        asks once per row, and most of the table is about other adapters (a matrix asks ~20,000 times)."""
+        if adapter not in self._by_adapter:
+            self._by_adapter[adapter] = [i for i, e in enumerate(self.entries) if fnmatch.fnmatchcase(adapter, e.adapter)]
+        return self._by_adapter[adapter]
 
     def stale(self) -> list[Discrepancy]:
         """Strict entries that covered rows of the run but explained none of them failing."""

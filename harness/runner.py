@@ -8,7 +8,6 @@ on. Statuses: `pass`, `fail`, `error`, `unsupported`, `xfail`, `xpass`.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 
 from adapters.base import Adapter, import_first
-from harness.case import Case, array_bytes
+from harness.case import Case, content_key
 from harness import machine
 from harness.diagnosis import diagnose
 from harness.discrepancies import KnownDiscrepancies
@@ -123,23 +122,14 @@ class _References:
 _REFERENCES = _References(max_bytes=256 * 2**20)
 
 
-def _content_key(case: Case) -> tuple[object, ...]:
-    """What the oracle's answer depends on: the case's parameters and the bytes of its arrays."""
-    digest = hashlib.sha256()
-    for values in (case.input, case.kernel, case.bias, case.upstream):
-        digest.update(array_bytes(values) + b"|")
-    parameters = {k: v for k, v in case.oracle_kwargs().items() if k != "bias"}  # the padding word included
-    return (case.file, case.id, case.dtype, repr(parameters), case.gradual_underflow, digest.hexdigest())
-
-
 def cached_reference(case: Case) -> Reference:
     """The oracle's answer for a case, computed once per process."""
-    return _REFERENCES.get(("forward", *_content_key(case)), lambda: reference_for(case))
+    return _REFERENCES.get(("forward", *content_key(case)), lambda: reference_for(case))
 
 
 def cached_gradient_reference(case: Case, check: str) -> Reference:
     """The oracle's gradient for a case, computed once per process (every adapter is judged on it)."""
-    return _REFERENCES.get((check, *_content_key(case)), lambda: gradient_reference(case, check))
+    return _REFERENCES.get((check, *content_key(case)), lambda: gradient_reference(case, check))
 
 
 def _shape(a: np.ndarray | tuple[int, ...] | None) -> str:

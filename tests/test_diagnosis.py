@@ -94,6 +94,34 @@ def test_sums_accumulated_in_the_low_dtype_are_diagnosed(dtype: str) -> None:
     assert diagnosis.startswith(f"sums accumulated in {dtype}"), diagnosis
 
 
+def test_the_simulated_sums_are_made_once_per_case_content(monkeypatch) -> None:
+    """A worker diagnoses a case once for each adapter that fails it, each time with a fresh copy of
+    the case (it comes through a pipe): the low-dtype sums are simulated once for all of them, and
+    again for a case whose arrays differ; the diagnosis is the same either way."""
+    import dataclasses
+
+    from harness import diagnosis
+
+    made: list[str] = []
+    simulate = diagnosis._simulated_sums
+
+    def counted(case: Case, dtype: str) -> list[np.ndarray] | None:
+        made.append(case.id)
+        return simulate(case, dtype)
+
+    monkeypatch.setattr(diagnosis, "_simulated_sums", counted)
+    monkeypatch.setattr(diagnosis, "_SIMULATED", type(diagnosis._SIMULATED)())
+    case = _positive_case("bfloat16")
+    actual, reference = _failing(case, _as(_summed_in(case, "bfloat16", seed=1), "bfloat16"))
+    first = diagnose(case, actual, reference)
+    copy = dataclasses.replace(case, input=case.input.copy(), kernel=case.kernel.copy())
+    assert diagnose(copy, actual, reference) == first and made == [case.id]
+    changed = dataclasses.replace(case, input=case.input[::-1].copy())
+    diagnose(changed, actual, reference)
+    assert made == [case.id, case.id]
+    assert first.startswith("sums accumulated in bfloat16")
+
+
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 @pytest.mark.parametrize("slip", [0.97, 1.02])
 def test_a_systematic_error_is_not_called_low_precision_accumulation(dtype: str, slip: float) -> None:

@@ -113,3 +113,25 @@ def test_an_entry_covers_forward_rows_unless_it_names_checks() -> None:
         params = {"check": check}
         found = tuple(e.applies_to("f.yaml::c", "x.a", "1.0", params) for e in (forward_only, every_check, one_check))
         assert found == expected, check
+
+
+def test_lookup_gives_the_first_covering_entry_of_the_table_for_each_adapter() -> None:
+    """The lookup reads only the entries whose adapter pattern names the row's adapter, and in table
+    order: each adapter gets the first entry that covers its row, whichever adapter asked first."""
+    table = KnownDiscrepancies([
+        entry(adapter="jax.*", reason="jax first"),
+        entry(adapter="numpy.scatter", when={"dtype": "float16"}, reason="scatter, float16 only"),
+        entry(adapter="numpy.*", reason="every numpy adapter"),
+        entry(adapter="*", reason="any adapter"),
+        entry(adapter="numpy.scatter", reason="scatter, never reached"),
+    ])
+    params = CASE.describe()
+    asked = [("torch.functional", "any adapter"), ("numpy.scatter", "every numpy adapter"),
+             ("jax.conv_transpose", "jax first"), ("numpy.wrong", "every numpy adapter"),
+             ("numpy.scatter", "every numpy adapter"), ("torch.functional", "any adapter")]
+    for adapter, reason in asked:
+        assert table.lookup(CASE.full_id, adapter, "1", params).reason == reason, adapter
+    assert table.lookup(CASE.full_id, "numpy.scatter", "1", {**params, "dtype": "float16"}).reason == \
+        "scatter, float16 only"
+    assert table.exercised == table.used == {0, 1, 2, 3}
+    assert KnownDiscrepancies([entry(adapter="jax.*")]).lookup(CASE.full_id, "numpy.wrong", "1", params) is None
