@@ -12,7 +12,10 @@ as it would run a fresh conversion. The key holds everything the bytes depend on
 - tconv's code that makes the layer (`adapters/`, the case and its dtypes: an edit converts again);
 - the versions of the packages a conversion runs (PyTorch, onnxscript, TensorFlow, tf2onnx, ...);
 - the CPU (`machine.fingerprint`) and the path switches (`TF_ENABLE_ONEDNN_OPTS`, ...): a
-  converter may fold constants with this CPU's kernels.
+  converter may fold constants with this CPU's kernels. Not the thread count (`OMP_NUM_THREADS`):
+  no converter writes other bytes for it, and Paddle's import sets it to 1 in its process, so a
+  pytest session (every framework in one process) and `tconv run` (a process per family) would
+  otherwise never share a model.
 
 A conversion the converter refuses is kept as its failure (`<key>.err`: the exception's type
 name, words and the function that raised it), so a later run's row says word for word what the
@@ -104,12 +107,19 @@ def _versions() -> str:
     return ";".join(found)
 
 
+_NOT_IN_THE_BYTES = ("OMP_NUM_THREADS",)  # path switches no converter's output depends on (module docstring)
+
+
+def _switches() -> list[tuple[str, str]]:
+    return sorted((name, value) for name, value in machine.switches().items() if name not in _NOT_IN_THE_BYTES)
+
+
 def layer_key(adapter: str, case: Case, extra: Iterable[object] = ()) -> str:
     """The key of one conversion: see the module docstring for what goes in."""
     digest = hashlib.sha256()
     fields = (adapter, case.dtype, np.shape(case.input), case.stride, case.padding, case.output_padding,
               case.dilation, case.groups, case.output_shape, case.output_shape_rule, tuple(map(repr, extra)),
-              _versions(), _code_digest(), machine.fingerprint(), sorted(machine.switches().items()))
+              _versions(), _code_digest(), machine.fingerprint(), _switches())
     digest.update(repr(fields).encode("utf-8"))
     for values in (case.kernel, case.bias):
         digest.update(array_bytes(values))

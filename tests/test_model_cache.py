@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import model_cache
+from harness import machine, model_cache
 from harness.casefile import load_cases
 from harness.report import read_report
 from tests.conftest import REPO
@@ -60,6 +60,28 @@ def test_the_key_follows_the_path_switches(monkeypatch) -> None:
     key = model_cache.layer_key("a", SEED)
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
     assert model_cache.layer_key("a", SEED) != key
+
+
+def test_a_thread_count_is_not_in_the_key_and_paddles_import_changes_nothing(monkeypatch) -> None:
+    """No converter writes other bytes for another thread count, and Paddle's import sets
+    OMP_NUM_THREADS=1 in its process: a pytest session (Paddle imported beside the converters) and a
+    `tconv run` (a process per family) must find each other's models."""
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    key = model_cache.layer_key("a", SEED)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert model_cache.layer_key("a", SEED) == key
+    assert "OMP_NUM_THREADS" in machine.PATH_SWITCHES  # still a path switch of the report's header
+    if importlib.util.find_spec("paddle") is not None:
+        code = ("import os\nfrom harness.casefile import load_cases\nfrom harness import model_cache\n"
+                "case = next(c for c in load_cases(['cases/padding.yaml']) if c.bias is not None)\n"
+                "before = model_cache.layer_key('a', case)\nimport paddle\n"
+                "print(os.environ.get('OMP_NUM_THREADS'), before == model_cache.layer_key('a', case))\n")
+        env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO, env=env)
+        assert done.stdout.split()[-2:] == ["1", "True"], (done.stdout, done.stderr[-1500:])
 
 
 def test_a_kept_model_is_read_back_and_a_corrupt_one_converted_again(cache_dir) -> None:
