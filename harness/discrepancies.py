@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import Literal
 
 import pydantic
-import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
+
+from harness import safe_yaml
 
 DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "cases" / "known_discrepancies.yaml"
 
@@ -163,7 +164,10 @@ def load_discrepancies(path: str | Path | None = None) -> KnownDiscrepancies:
     path = Path(path) if path is not None else DEFAULT_TABLE
     if not path.exists():
         return KnownDiscrepancies([])
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    try:  # read as a case file is (libyaml, bounded): every run and every pytest worker reads it
+        data = safe_yaml.load(path.read_text(encoding="utf-8")) or {}
+    except safe_yaml.YamlProblem as problem:
+        raise ValueError(f"{path}: {f'line {problem.line}: ' if problem.line else ''}{problem.message}") from None
     try:
         return KnownDiscrepancies(_Table.model_validate(data).discrepancies)
     except pydantic.ValidationError as error:
