@@ -139,9 +139,11 @@ def test_the_ini_option_lists_case_folders_once(project: Path) -> None:
 @pytest.mark.parametrize("args, words", [
     (["--tconv", "missing_folder"], "no such file or folder: missing_folder"),
     (["--tconv", "my_cases", "--tconv-known", "nope.yaml"], "--tconv-known: no such file"),
+    (["--tconv", "my_cases", "--tconv-known", "broken.yaml"], "broken.yaml: line 3: YAML syntax error"),
     (["--tconv", "my_cases", "--tconv-frameworks", "numpyy"], "unknown framework(s) numpyy"),
 ])
 def test_usage_mistakes_are_one_line(project: Path, args: list[str], words: str) -> None:
+    (project / "broken.yaml").write_text("discrepancies:\n  - adapter: [unclosed\n", encoding="utf-8")
     result = child_pytest(project, *args, "-q")
     assert result.returncode == 4  # pytest's usage-error status
     assert words in result.stderr
