@@ -107,7 +107,9 @@ def serve(conn: Connection, framework: str, plugins: Sequence[str], log: str | N
     _redirect_output(log)
     from adapters import all_adapters, load_plugin
     from adapters.base import FRAMEWORK_MODULES, import_framework
-    from harness import runner
+    from harness import machine, runner
+
+    machine.wait_passively()  # before the framework loads: workers of other families share the cores
 
     adapters = {a.name: a for a in all_adapters()}
     for path in plugins:

@@ -5,6 +5,7 @@ run, and the rest of the report is whole. The adapters below really crash their 
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -194,17 +195,24 @@ def test_workers_see_the_environment_of_the_run_not_of_an_older_fork_server(tcon
         class Env(Adapter):
             name, framework = "env.probe", "envprobe"
             def sent(self, case):
-                return {"probe": os.environ.get("TCONV_TEST_PROBE", "unset"), "cwd": os.getcwd()}
+                return {"probe": os.environ.get("TCONV_TEST_PROBE", "unset"), "cwd": os.getcwd(),
+                        "wait": os.environ.get("OMP_WAIT_POLICY", "unset")}
             def run(self, case):
                 return MATRIX[0].run(case)
 
         ADAPTERS = (Env(),)
     '''), encoding="utf-8")
-    for value in ("first", "second"):  # the second run's workers come from the fork server the first started
-        monkeypatch.setenv("TCONV_TEST_PROBE", value)
+    # OpenMP's idle threads wait passively in a worker (machine.wait_passively), unless the user chose
+    for value, wait, sees in (("first", None, "PASSIVE"), ("second", "ACTIVE", "ACTIVE")):
+        monkeypatch.setenv("TCONV_TEST_PROBE", value)  # the second run's workers come from the first's fork server
+        if wait is None:
+            monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+        else:
+            monkeypatch.setenv("OMP_WAIT_POLICY", wait)
         monkeypatch.chdir(tmp_path)
         status, _, err = tconv("run", cases.name, "--plugin", plugin.name, "--frameworks", "envprobe", "--out",
                                f"out-{value}", "--quiet")
         assert status == 0, err
         sent = pd.read_csv(tmp_path / f"out-{value}" / "report.csv", keep_default_na=False)["sent"].iloc[0]
-        assert f"probe={value}" in sent and f"cwd={tmp_path}" in sent
+        assert f"probe={value}" in sent and f"cwd={tmp_path}" in sent and f"wait={sees}" in sent, sent
+        assert os.environ.get("OMP_WAIT_POLICY") == wait  # the parent's own environment is left as it was

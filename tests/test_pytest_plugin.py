@@ -104,10 +104,12 @@ def test_markers_select_frameworks(project: Path) -> None:
     assert f"{3 * NUMPY_ADAPTERS + 1} passed, 3 deselected" in result.stdout
 
 
-def test_xdist_workers_send_their_rows_to_the_report(project: Path) -> None:
+def test_xdist_workers_send_their_rows_to_the_report(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """... and a worker that skips its interpreter's teardown (`_skip_interpreter_teardown`) still
-    runs the exit handlers registered after tconv's and removes its temporary folders."""
+    runs the exit handlers registered after tconv's and removes its temporary folders; its OpenMP
+    threads wait passively (`machine.wait_passively`: the workers share the cores)."""
     pytest.importorskip("xdist")
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     # conftest.py loads before tconv's handler registers; its folder's weakref finalizer may have registered before
     (project / "conftest.py").write_text("import tempfile\nKEPT = tempfile.TemporaryDirectory()\n", encoding="utf-8")
     (project / "test_other.py").write_text(
@@ -115,6 +117,7 @@ def test_xdist_workers_send_their_rows_to_the_report(project: Path) -> None:
         "from conftest import KEPT\n"
         "def test_other():\n"
         "    pathlib.Path('folder.txt').write_text(KEPT.name)\n"
+        "    pathlib.Path('wait.txt').write_text(__import__('os').environ.get('OMP_WAIT_POLICY', 'unset'))\n"
         "    atexit.register(pathlib.Path('atexit-ran.txt').write_text, 'yes')\n", encoding="utf-8")
     result = child_pytest(project, "--tconv", "my_cases", "test_other.py", "--tconv-frameworks", "numpy", "-n", "2",
                           "--tconv-report", "out", "-q")
@@ -124,6 +127,7 @@ def test_xdist_workers_send_their_rows_to_the_report(project: Path) -> None:
     folder = Path((project / "folder.txt").read_text(encoding="utf-8"))
     assert folder.is_absolute() and not folder.exists()
     assert (project / "atexit-ran.txt").read_text(encoding="utf-8") == "yes"
+    assert (project / "wait.txt").read_text(encoding="utf-8") == "PASSIVE"
 
 
 def test_the_ini_option_lists_case_folders_once(project: Path) -> None:
