@@ -286,7 +286,10 @@ def _low_precision_sums(case: Case, dtype: str) -> list[np.ndarray] | None:
     for each of its family's adapters that fails it (TensorFlow's: 70 diagnoses of 18 cases here)."""
     key = (*content_key(case), dtype)
     if key not in _SIMULATED:
-        _SIMULATED[key] = _simulated_sums(case, dtype)
+        sums = _simulated_sums(case, dtype)
+        for values in sums or ():
+            values.setflags(write=False)  # shared by every later diagnosis of the case
+        _SIMULATED[key] = sums
         while len(_SIMULATED) > SIMULATIONS_KEPT:
             _SIMULATED.popitem(last=False)
     _SIMULATED.move_to_end(key)

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Literal
 
 import pydantic
+import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from harness import safe_yaml
 
 DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "cases" / "known_discrepancies.yaml"
 
@@ -149,9 +149,11 @@ class KnownDiscrepancies:
 
     def _for_adapter(self, adapter: str) -> list[int]:
         """The indices of the entries whose adapter pattern names this adapter, in table order: a run
-        asks once per row, and most of the table is about other adapters (a matrix asks ~20,000 times)."""
+        asks once per row, and most of the table is about other adapters (a matrix asks ~20,000 times).
+        Kept per adapter: `entries` is the table as loaded, never changed after a lookup."""
         if adapter not in self._by_adapter:
-            self._by_adapter[adapter] = [i for i, e in enumerate(self.entries) if fnmatch.fnmatchcase(adapter, e.adapter)]
+            self._by_adapter[adapter] = [index for index, entry in enumerate(self.entries)
+                                         if fnmatch.fnmatchcase(adapter, entry.adapter)]
         return self._by_adapter[adapter]
 
     def stale(self) -> list[Discrepancy]:
@@ -159,15 +161,26 @@ class KnownDiscrepancies:
         return [e for i, e in enumerate(self.entries) if e.strict and i in self.exercised and i not in self.used]
 
 
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same data as `yaml.safe_load`, faster
+
+
+def _syntax_error(path: Path, error: yaml.YAMLError) -> str:
+    """`path: line N: YAML syntax error: what`, one line (a usage error's words)."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    where = "" if mark is None else f"line {mark.line + 1}: "
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f"{path}: {where}YAML syntax error: {' '.join(str(problem).split())}"
+
+
 def load_discrepancies(path: str | Path | None = None) -> KnownDiscrepancies:
     """Read and validate the table; a missing file is an empty table."""
     path = Path(path) if path is not None else DEFAULT_TABLE
     if not path.exists():
         return KnownDiscrepancies([])
-    try:  # read as a case file is (libyaml, bounded): every run and every pytest worker reads it
-        data = safe_yaml.load(path.read_text(encoding="utf-8")) or {}
-    except safe_yaml.YamlProblem as problem:
-        raise ValueError(f"{path}: {f'line {problem.line}: ' if problem.line else ''}{problem.message}") from None
+    try:  # libyaml's safe loader where PyYAML has it: every run and every pytest worker reads the table
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER) or {}
+    except yaml.YAMLError as error:
+        raise ValueError(_syntax_error(path, error)) from None
     try:
         return KnownDiscrepancies(_Table.model_validate(data).discrepancies)
     except pydantic.ValidationError as error:

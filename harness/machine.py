@@ -99,8 +99,8 @@ def wait_passively() -> None:
     """OpenMP threads that sleep while idle, unless the user chose (`OMP_WAIT_POLICY`); called before a
     framework loads. tconv runs frameworks side by side (its workers, pytest-xdist's), and idle
     threads spinning (GNU OpenMP's default) took the cores another framework computed on: PyTorch's
-    worker of a warm `tconv run` 10.0-11.1 -> 6.3-7.1 s of CPU in the same wall time, and
-    `pytest cases --tconv-frameworks torch` on 2 xdist workers 22-25 -> 10.5-11 s. Only how idle
+    worker of a warm `tconv run` 10.0-11.1 -> 7.3-7.4 s of CPU in the same wall time, and
+    `pytest cases --tconv-frameworks torch` on 2 xdist workers 22-25 -> 13.4 s. Only how idle
     threads wait changes, not their number or the split of the work: the reports are identical."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

@@ -111,6 +111,7 @@ _NOT_IN_THE_BYTES = ("OMP_NUM_THREADS",)  # path switches no converter's output 
 
 
 def _switches() -> list[tuple[str, str]]:
+    """The path switches set here that a converter's bytes may depend on, in a fixed order."""
     return sorted((name, value) for name, value in machine.switches().items() if name not in _NOT_IN_THE_BYTES)
 
 

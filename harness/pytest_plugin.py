@@ -181,16 +181,16 @@ def pytest_configure(config: pytest.Config) -> None:
     if not roots:
         return
     from adapters import FRAMEWORKS
+    from harness import machine
 
+    if hasattr(config, "workerinput"):  # xdist's workers share the cores; before a plugin file imports a framework
+        machine.wait_passively()
     state = _Session(config, roots)
     if hasattr(config, "workerinput"):
         _skip_interpreter_teardown()
     if hasattr(config, "workerinput") or config.getoption("dist", "no") == "no":  # the processes that run items
         from adapters.base import import_first
-        from harness import machine
 
-        if hasattr(config, "workerinput"):  # xdist's workers share the cores: no spinning idle threads
-            machine.wait_passively()
         import_first(a.framework for a in state.adapters)  # one process may run every framework in turn
     config.stash[_STATE] = state
     config.pluginmanager.register(_Reporter(state), "tconv-reporter")
