@@ -187,6 +187,9 @@ class Cell:
         return f"{self.total} row{'s' if self.total != 1 else ''}: {parts}" if self.total else "no rows"
 
 
+# The columns the features read (and all they are shown: a feature reading another sees nothing).
+FEATURE_COLUMNS = ("dtype", "rank", "input_shape", "kernel_shape", "stride", "padding", "output_padding", "dilation",
+                   "groups", "bias", "output_shape")
 # The columns the features and the notes read: a report's other columns (the environment, the
 # values of the worst element, ...) are left out before its rows become dicts (most of the time).
 READ = ("adapter", "status", "check", "dtype", "rank", "input_shape", "kernel_shape", "stride", "padding",
@@ -225,15 +228,17 @@ def support_cells(frame: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple
     adapters = _adapters(frame)
     cells: dict[tuple[str, str], Cell] = {(a, f.name): Cell() for a in adapters for f in FEATURES}
     used: set[str] = set()
+    features_of: dict[tuple[str, ...], tuple[str, ...]] = {}  # a case's parameters -> the features it uses
     for row in _records(_forward(frame)):
         adapter = str(row["adapter"])
         if adapter == "oracle":
             continue
-        empty = _empty(row)
-        for feature in FEATURES:
-            if feature.uses(row) and (not empty or feature.name in EVERY_ROW):
-                cells[(adapter, feature.name)].counts[str(row["status"])] += 1
-                used.add(feature.name)
+        parameters = tuple(repr(row.get(column)) for column in FEATURE_COLUMNS)
+        if parameters not in features_of:  # every adapter's row of a case has the same: asked once per case
+            features_of[parameters] = _features_used({column: row.get(column) for column in FEATURE_COLUMNS})
+        for name in features_of[parameters]:
+            cells[(adapter, name)].counts[str(row["status"])] += 1
+            used.add(name)
     columns = [f.name for f in FEATURES if f.name in used]
     checks = _gradient_checks(frame)
     if checks:
@@ -246,6 +251,12 @@ def support_cells(frame: pd.DataFrame) -> tuple[list[str], list[str], dict[tuple
                 cells[(str(row["adapter"]), str(row["check"]))].counts[str(row["status"])] += 1
         columns += checks
     return adapters, columns, cells
+
+
+def _features_used(parameters: Mapping[str, object]) -> tuple[str, ...]:
+    """The features a case's parameters use; an empty tensor's only those of `EVERY_ROW`."""
+    empty = _empty(parameters)
+    return tuple(f.name for f in FEATURES if f.uses(parameters) and (not empty or f.name in EVERY_ROW))
 
 
 def support_table(frame: pd.DataFrame) -> pd.DataFrame:
