@@ -29,7 +29,6 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-
 DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "cases" / "known_discrepancies.yaml"
 
 
