@@ -216,3 +216,18 @@ def test_workers_see_the_environment_of_the_run_not_of_an_older_fork_server(tcon
         sent = pd.read_csv(tmp_path / f"out-{value}" / "report.csv", keep_default_na=False)["sent"].iloc[0]
         assert f"probe={value}" in sent and f"cwd={tmp_path}" in sent and f"wait={sees}" in sent, sent
         assert os.environ.get("OMP_WAIT_POLICY") == wait  # the parent's own environment is left as it was
+
+
+def test_onnx_runtime_sessions_do_not_spin() -> None:
+    """ONNX Runtime's idle intra-op threads sleep (adapters.onnx_runtime.cpu_session), as OpenMP's do in
+    the workers: frameworks run side by side, and a spinning pool takes the other worker's core."""
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper
+
+    from adapters.onnx_runtime import cpu_session
+
+    value = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [2]) for name in ("X", "Y")]
+    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["X"], ["Y"])], "g", value[:1], value[1:]))
+    session = cpu_session(model.SerializeToString())
+    assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert session.run(["Y"], {"X": np.array([1.0, -2.0], np.float32)})[0].tolist() == [1.0, -2.0]
