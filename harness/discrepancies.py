@@ -29,6 +29,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from harness.safe_yaml import error_line, error_problem
+
 DEFAULT_TABLE = Path(__file__).resolve().parent.parent / "cases" / "known_discrepancies.yaml"
 
 
@@ -164,11 +166,9 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the same data as
 
 
 def _syntax_error(path: Path, error: yaml.YAMLError) -> str:
-    """`path: line N: YAML syntax error: what`, one line (a usage error's words)."""
-    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-    where = "" if mark is None else f"line {mark.line + 1}: "
-    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-    return f"{path}: {where}YAML syntax error: {' '.join(str(problem).split())}"
+    """`path: line N: YAML syntax error: what`, one line (a usage error's words), read as case files' are."""
+    line = error_line(error)
+    return f"{path}: {'' if line is None else f'line {line}: '}YAML syntax error: {error_problem(error)}"
 
 
 def load_discrepancies(path: str | Path | None = None) -> KnownDiscrepancies:

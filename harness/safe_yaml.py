@@ -138,11 +138,12 @@ def load(text: str, *, loader: type | None = None) -> Any:
         node = compose(reader)
         return None if node is None else reader.construct_document(node)
     except yaml.constructor.ConstructorError as error:
-        raise YamlProblem(f"cannot read this YAML: {_problem(error)}{_tag_hint(error)}", _line(error)) from None
+        raise YamlProblem(f"cannot read this YAML: {error_problem(error)}{_tag_hint(error)}",
+                          error_line(error)) from None
     except yaml.YAMLError as error:
-        if "maximum nesting depth" in _problem(error):  # PyYAML >= 6.0.4's C scanner stops at ~1000 levels itself
-            raise YamlProblem(TOO_DEEP, _line(error)) from None
-        raise YamlProblem(f"YAML syntax error: {_problem(error)}", _line(error)) from None
+        if "maximum nesting depth" in error_problem(error):  # PyYAML >= 6.0.4's C scanner stops at ~1000 levels itself
+            raise YamlProblem(TOO_DEEP, error_line(error)) from None
+        raise YamlProblem(f"YAML syntax error: {error_problem(error)}", error_line(error)) from None
     except (ValueError, TypeError, OverflowError, ArithmeticError) as error:
         # Safe constructors raise these for tagged or oversized scalars (`!!int 0x`, a
         # 5,000-digit number, `!!timestamp 2001-13-01`).
@@ -302,12 +303,14 @@ def _mark_line(event: Any) -> int | None:
     return None if mark is None else mark.line + 1
 
 
-def _line(error: yaml.YAMLError) -> int | None:
+def error_line(error: yaml.YAMLError) -> int | None:
+    """The 1-based line a PyYAML error points at, when it says."""
     mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
     return None if mark is None else mark.line + 1
 
 
-def _problem(error: yaml.YAMLError) -> str:
+def error_problem(error: yaml.YAMLError) -> str:
+    """What a PyYAML error says went wrong, on one line."""
     problem = getattr(error, "problem", None) or str(error).splitlines()[0]
     return " ".join(str(problem).split())[:200]
 
