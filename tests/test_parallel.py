@@ -8,14 +8,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness.casefile import load_cases
+from harness.discrepancies import load_discrepancies
 from harness.report import KEY, read_report
 from harness.scheduler import shard
-from harness.casefile import load_cases
 from tests.conftest import REPO
 
 FILES = [REPO / "cases" / "seeds.yaml", REPO / "cases" / "found"]
 FRAMEWORKS = "numpy,onnx,torch"
 VARYING = {"time_ms", "env_time", "env_command", "env_partial", "env_git_commit"}  # what may differ between equal runs
+RESULT = ["status", "max_abs_err", "max_rel_err", "tol_ratio", "worst_index", "expected_value", "actual_value",
+          "message", "diagnosis", "known_issue"]  # a row's answer, as opposed to what was asked
 
 
 def _run(tconv, out: Path, *extra: str) -> pd.DataFrame:
@@ -27,6 +30,24 @@ def _run(tconv, out: Path, *extra: str) -> pd.DataFrame:
 def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.drop(columns=[c for c in frame.columns if c in VARYING or c == "env_merged"])
     return frame.sort_values(KEY).reset_index(drop=True)
+
+
+def _assert_same_report(got: pd.DataFrame, want: pd.DataFrame) -> None:
+    """The same rows with the same answers, except where a framework's answer changes from run to run.
+
+    Only a row that a non-strict known entry labels may differ, and only between `pass` and `xfail`:
+    PyTorch's AMX bfloat16 gradients read memory left unwritten (cases/found/torch-amx-*), so on a CPU
+    with AMX-BF16 the same case gives garbage in one process and the right answer in the next.
+    """
+    got, want = _comparable(got), _comparable(want)
+    assert got[KEY].equals(want[KEY]), "the reports hold other rows"
+    varying = {f"{e.reason} ({e.reference})" for e in load_discrepancies().entries if not e.strict}
+    labelled = got["known_issue"].isin(varying) | want["known_issue"].isin(varying)
+    for g, w in zip(got[labelled].itertuples(), want[labelled].itertuples()):
+        assert {g.status, w.status} <= {"pass", "xfail"}, (g.case_id, g.adapter, g.check, g.status, w.status)
+    asked = [c for c in got.columns if c not in RESULT]
+    pd.testing.assert_frame_equal(got[~labelled], want[~labelled])
+    pd.testing.assert_frame_equal(got.loc[labelled, asked], want.loc[labelled, asked])
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +63,13 @@ def serial(tmp_path_factory) -> pd.DataFrame:
 def test_jobs_2_gives_the_serial_report_in_the_same_order(tconv, serial, tmp_path) -> None:
     parallel = _run(tconv, tmp_path / "p", "--jobs", "2")
     assert len(serial) > 100 and set(serial["framework"]) >= {"numpy", "onnx", "torch"}
-    columns = [c for c in serial.columns if c not in VARYING]
-    pd.testing.assert_frame_equal(parallel[columns], serial[columns])  # same rows, same order
+    assert parallel[KEY].equals(serial[KEY])  # same rows, same order
+    _assert_same_report(parallel, serial)
 
 
 def test_the_same_files_twice_give_the_same_report(tconv, serial, tmp_path) -> None:
     again = _run(tconv, tmp_path / "again")
-    pd.testing.assert_frame_equal(_comparable(again), _comparable(serial))
+    _assert_same_report(again, serial)
 
 
 def test_shards_cover_every_case_once_and_merge_into_the_serial_report(tconv, serial, tmp_path) -> None:
@@ -64,7 +85,7 @@ def test_shards_cover_every_case_once_and_merge_into_the_serial_report(tconv, se
     status, _, err = tconv("merge", *reports, "--out", tmp_path / "merged", "--quiet")
     assert status in (0, 1), err
     merged, env, _ = read_report(tmp_path / "merged" / "report.csv")
-    pd.testing.assert_frame_equal(_comparable(merged), _comparable(serial))
+    _assert_same_report(merged, serial)
     assert env["merged"].startswith("3 reports")
     document = (tmp_path / "merged" / "report.json").read_text()
     assert all(str(r) in document for r in reports)  # each shard's environment is kept
