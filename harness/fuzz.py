@@ -15,6 +15,7 @@ with `tconv run` reproduces the disagreement.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -26,7 +27,8 @@ import yaml
 
 from adapters.base import Adapter, import_first
 from harness.discrepancies import KnownDiscrepancies
-from harness.runner import Row, adapter_row, gradient_rows
+from harness.runner import Row, adapter_row, gradient_rows, label
+from harness.workers import DEFAULT_TIMEOUT, Job, Worker, process_group, release_compiled_functions
 
 DATABASE = Path(".tconv/fuzz-db")
 
@@ -78,6 +80,40 @@ def rows_for(case: Any, adapters: Sequence[Adapter], known: KnownDiscrepancies |
     return rows
 
 
+class IsolatedRows:
+    """`rows_for`, with each adapter run in its family's worker process (`harness.workers`, as
+    `tconv run` runs them): a framework that crashes or hangs on a drawn layer gives `error` rows
+    ("the worker process died: killed by SIGSEGV"), a finding like any other that hypothesis
+    shrinks, and the next example gets a new worker. In one process, the first segfault (PyTorch's
+    AMX bfloat16 input gradient of some layers) ended the whole campaign with nothing written."""
+
+    def __init__(self, *, plugins: Sequence[Path] = (), log: Path | None = None,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.plugins, self.log, self.timeout = list(plugins), log, timeout
+        self.workers: dict[str, Worker] = {}
+        self.stop = threading.Event()
+
+    def __call__(self, case: Any, adapters: Sequence[Adapter], known: KnownDiscrepancies | None) -> list[Row]:
+        rows: list[Row] = []
+        for adapter in adapters:
+            group = process_group(adapter.framework)
+            if group not in self.workers:
+                self.workers[group] = Worker(adapter.framework, plugins=self.plugins, log=self.log,
+                                             timeout=self.timeout, stop=self.stop)
+            for row in self.workers[group].run(Job(0, case, adapter.name, adapter.framework)):
+                label(row, case, known)  # the parent labels, as `tconv run`'s scheduler does
+                rows.append(row)
+        return rows
+
+    def release(self) -> None:
+        for worker in self.workers.values():
+            worker.release()
+
+    def close(self) -> None:
+        for worker in self.workers.values():
+            worker.close()
+
+
 @dataclass
 class Stats:
     """Examples run (shrinking included), seconds spent per framework, findings by mechanism."""
@@ -106,9 +142,11 @@ def fuzz(
     database: Path | None = DATABASE,
     round_size: int = 50,
     on_example: Callable[[Stats], None] | None = None,
+    isolated: IsolatedRows | None = None,
 ) -> Stats:
     """Draw `budget` examples (fewer when `seconds` run out first), shrink what fails; returns
-    the statistics and the findings."""
+    the statistics and the findings. With `isolated` the adapters run in its worker processes
+    (which it keeps open: the caller closes them), otherwise in this one."""
     from hypothesis import HealthCheck, given, settings
     from hypothesis import seed as hypothesis_seed
     from hypothesis.database import DirectoryBasedExampleDatabase
@@ -118,7 +156,9 @@ def fuzz(
     from harness import model_cache
     from harness.fuzz_strategies import case_mappings
 
-    import_first(a.framework for a in adapters)
+    if isolated is None:
+        import_first(a.framework for a in adapters)
+    rows_of = isolated or rows_for
     stats = Stats()
     start = time.monotonic()
     strategy = case_mappings(dtypes=dtypes, checks=checks, special=special, large=large)
@@ -138,7 +178,7 @@ def fuzz(
         rows = []
         for adapter in adapters:
             began = time.perf_counter()
-            rows += rows_for(case, [adapter], known)
+            rows += rows_of(case, [adapter], known)
             stats.seconds[adapter.framework] += time.perf_counter() - began
         if on_example is not None:
             on_example(stats)
@@ -170,19 +210,13 @@ def fuzz(
             for finding in _findings_in(error, cut_short=out_of_time()):
                 stats.findings[finding.key] = finding
         round_number += 1
-        _release_compiled_functions()
+        if isolated is None:
+            release_compiled_functions()
+        else:
+            isolated.release()
         if stats.examples == before:  # nothing valid drawn in a whole round: stop rather than spin
             break
     return stats
-
-
-def _release_compiled_functions() -> None:
-    """JAX keeps every compiled executable (one per op and shape) for the life of the process;
-    thousands of random shapes held 7 GB after 2,900 examples. Dropped between rounds."""
-    import sys
-
-    if "jax" in sys.modules:
-        sys.modules["jax"].clear_caches()
 
 
 def _findings_in(error: BaseException, *, cut_short: bool = False) -> list[Finding]:

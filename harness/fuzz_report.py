@@ -18,7 +18,7 @@ from rich.table import Table
 
 from adapters.base import Adapter
 from harness.discrepancies import KnownDiscrepancies
-from harness.fuzz import Finding, Stats, fuzz, write_finding
+from harness.fuzz import Finding, IsolatedRows, Stats, fuzz, write_finding
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>tconv fuzz findings</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:80em}}table{{border-collapse:collapse}}
@@ -44,8 +44,10 @@ def findings_page(findings: Sequence[tuple[Finding, Path]], summary: str) -> str
 
 def run_fuzz(adapters: Sequence[Adapter], *, budget: int, seconds: float | None, seed: int, dtypes: tuple[str, ...],
              checks: tuple[str, ...], known: KnownDiscrepancies, out: Path, database: Path | None,
-             environment: dict[str, str], special: bool = False, large: bool = False, quiet: bool = False) -> int:
-    """Fuzz, write what was found, print the summary; the exit status."""
+             environment: dict[str, str], special: bool = False, large: bool = False, quiet: bool = False,
+             plugins: Sequence[Path] = (), log: Path | None = None) -> int:
+    """Fuzz with the adapters in worker processes (a crash is a finding, not the end of the run),
+    write what was found, print the summary; the exit status."""
     console = RichConsole(highlight=False, stderr=False)
     started = time.monotonic()
     columns = [TextColumn("fuzz"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[found]} finding(s)"),
@@ -56,8 +58,13 @@ def run_fuzz(adapters: Sequence[Adapter], *, budget: int, seconds: float | None,
         def on_example(stats: Stats) -> None:
             progress.update(task, completed=min(stats.examples, budget), found=len(stats.findings))
 
-        stats = fuzz(adapters, budget=budget, seconds=seconds, seed=seed, dtypes=dtypes, checks=checks, known=known,
-                     special=special, large=large, database=database, on_example=on_example)
+        isolated = IsolatedRows(plugins=plugins, log=log)
+        try:
+            stats = fuzz(adapters, budget=budget, seconds=seconds, seed=seed, dtypes=dtypes, checks=checks,
+                         known=known, special=special, large=large, database=database, on_example=on_example,
+                         isolated=isolated)
+        finally:
+            isolated.close()
     elapsed = time.monotonic() - started
     written = [(finding, write_finding(finding, out, environment=environment)) for finding in stats.findings.values()]
     summary = (f"{stats.examples} examples (shrinking included) in {elapsed:.0f} s, seed {seed}, dtypes "

@@ -8,6 +8,9 @@ with `tconv run`. The correct oracle adapter beside it must give no finding.
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -79,6 +82,36 @@ def test_tconv_fuzz_writes_findings_and_exits_1(tmp_path: Path, tconv) -> None: 
     assert found and "finding: test.planted" in out
     assert (tmp_path / "found" / "findings.html").read_text(encoding="utf-8").count("<tr>") == len(found) + 1
     assert not (tmp_path / "found" / "frameworks.log").exists()
+
+
+class Crashing(Oracle):
+    """Kills its process with SIGSEGV, as a framework's kernel does, when some dim has stride 3."""
+
+    name = "test.crashing"
+
+    def run(self, case):
+        if 3 in case.stride:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return super().run(case)
+
+
+def test_a_framework_that_crashes_is_a_finding_and_the_campaign_goes_on(tmp_path: Path, tconv) -> None:  # noqa: ANN001
+    plugin = tmp_path / "crashing.py"
+    plugin.write_text(
+        "import sys\nsys.path.insert(0, %r)\nfrom test_fuzz import Crashing, Oracle\n"
+        "ADAPTERS = (Crashing(), Oracle())\n" % str(Path(__file__).parent), encoding="utf-8")
+    status, out, err = tconv("fuzz", "--frameworks", "test", "--plugin", plugin, "--budget", "120", "--seed", "1",
+                             "--out", tmp_path / "found", "--quiet")
+    assert status == 1, err
+    drawn = re.search(r"(\d+) examples \(shrinking included\)", out)
+    assert drawn and int(drawn.group(1)) >= 120, out  # the whole budget, past the crashes
+    found = sorted((tmp_path / "found").glob("*.yaml"))
+    assert [p.name.startswith("test-crashing-") for p in found] == [True], found  # test.oracle never failed
+    text = found[0].read_text(encoding="utf-8")
+    assert "# Message: the worker process died: killed by SIGSEGV (segmentation fault)" in text
+    assert "test.oracle: pass" in text  # the next adapter ran in a new worker
+    case = yaml.safe_load(text)["cases"][0]
+    assert 3 in case["stride"] and max(case["input_size"]) <= 2, case  # shrunk like any other finding
 
 
 def test_a_short_fuzz_run_of_real_frameworks_finds_nothing_unexplained() -> None:
