@@ -35,3 +35,17 @@ def describe(path: str) -> str:
     isa = " ".join(f for f in FEATURES if f in flags) or "none of " + "/".join(FEATURES)
     switches = " ".join(f"{k}={os.environ[k]}" for k in SWITCHES if k in os.environ)
     return f"platform: {model}; ISA: {isa}{'; ' + switches if switches else ''}; path: {path}"
+
+
+def dies_by_signal(code: str) -> int:
+    """A crash reproducer's exit status: `code` runs in a child Python, and the status is 1 while
+    that process dies by a signal (a segfault), 0 once it finishes. A Python error in it (a
+    changed API) is raised: that is not the finding."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    if done.returncode > 0:
+        raise RuntimeError(f"the layer raised instead of running:\n{done.stderr[-2000:]}")
+    print(done.stdout.strip() or f"the process died: signal {-done.returncode}")
+    return 1 if done.returncode < 0 else 0

@@ -13,13 +13,11 @@ returns the result.
 """
 
 import os
-import subprocess
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")  # the child inherits it: oneDNN, TensorFlow's default on x86
 import tensorflow as tf  # noqa: E402
-from _platform import describe  # noqa: E402
+from _platform import describe, dies_by_signal  # noqa: E402
 
 LAYER = """
 import os
@@ -33,8 +31,4 @@ print("result:", tf.cast(y, tf.float32).numpy().ravel().tolist())
 """
 
 print(f"tensorflow {tf.__version__}; {describe('oneDNN, bfloat16')}")
-done = subprocess.run([sys.executable, "-c", LAYER], capture_output=True, text=True, timeout=300)
-if done.returncode > 0:  # a Python error (a changed API) is not the finding
-    raise RuntimeError(f"the layer raised instead of running:\n{done.stderr[-2000:]}")
-print(done.stdout.strip() or f"the process died: signal {-done.returncode}")
-raise SystemExit(1 if done.returncode < 0 else 0)
+raise SystemExit(dies_by_signal(LAYER))

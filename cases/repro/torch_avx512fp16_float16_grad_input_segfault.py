@@ -13,11 +13,8 @@ The layer runs in a child process. Exit status 1 while that process dies by a si
 returns the gradient.
 """
 
-import subprocess
-import sys
-
 import torch
-from _platform import describe
+from _platform import describe, dies_by_signal
 
 LAYER = """
 import torch
@@ -32,8 +29,4 @@ print("input gradient:", x.grad.float().flatten().tolist())
 """
 
 print(f"torch {torch.__version__}; {describe('mkldnn (oneDNN), float16')}")
-done = subprocess.run([sys.executable, "-c", LAYER], capture_output=True, text=True, timeout=300)
-if done.returncode > 0:  # a Python error (a changed API) is not the finding
-    raise RuntimeError(f"the layer raised instead of running:\n{done.stderr[-2000:]}")
-print(done.stdout.strip() or f"the process died: signal {-done.returncode}")
-raise SystemExit(1 if done.returncode < 0 else 0)
+raise SystemExit(dies_by_signal(LAYER))
