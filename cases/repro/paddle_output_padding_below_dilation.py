@@ -1,11 +1,13 @@
 # tconv-repro: framework=paddle versions=>=2.6
 """Paddle conv_transpose: output_padding >= stride (but < dilation) passes Paddle's own check
 (`output_padding < max(stride, dilation)`, conv_transpose InferMeta) and then fails in the CPU
-kernel's col2im ("Output_height and padding(padding_up, padding_down) are inconsistent").
+kernel's col2im ("Output_height and padding(padding_up, padding_down) are inconsistent"); in 3-D
+its vol2col ("input_depth(5) and output_depth(4) are mismatching", found by `tconv fuzz`).
 
 x = [1, 2, 3, 4], w = [1, -1], stride 1, dilation 3: the full result is x[i]*w[0] at i and
 x[i]*w[1] at i + 3 (length 7); output_padding 1 appends one zero: length 8. PyTorch computes it.
-Exit status 1 while Paddle refuses (or answers wrongly), 0 once it computes it.
+The same data along the depth of conv3d_transpose (dilation (3, 1, 1), output_padding (1, 0, 0)).
+Exit status 1 while Paddle refuses (or answers wrongly) either, 0 once it computes both.
 """
 
 import os
@@ -17,13 +19,24 @@ warnings.filterwarnings("ignore", message="No ccache found")
 import numpy as np  # noqa: E402
 import paddle  # noqa: E402
 
-x = paddle.to_tensor(np.array([[[1, 2, 3, 4]]], np.float32))
-w = paddle.to_tensor(np.array([[[1, -1]]], np.float32))
 want = np.array([1, 2, 3, 3, -2, -3, -4, 0], np.float32)
-try:
-    got = paddle.nn.functional.conv1d_transpose(x, w, stride=1, dilation=3, output_padding=1).numpy().ravel()
-except Exception as error:  # noqa: BLE001
-    print(f"paddle {paddle.__version__}: {type(error).__name__}: {' '.join(str(error).split())[:200]}")
-    sys.exit(1)
-print(f"paddle {paddle.__version__}: {got} (want {want})")
-sys.exit(0 if got.shape == want.shape and np.array_equal(got, want) else 1)
+layers = {
+    "conv1d_transpose": lambda: paddle.nn.functional.conv1d_transpose(
+        paddle.to_tensor(np.array([[[1, 2, 3, 4]]], np.float32)), paddle.to_tensor(np.array([[[1, -1]]], np.float32)),
+        stride=1, dilation=3, output_padding=1),
+    "conv3d_transpose": lambda: paddle.nn.functional.conv3d_transpose(
+        paddle.to_tensor(np.array([1, 2, 3, 4], np.float32).reshape(1, 1, 4, 1, 1)),
+        paddle.to_tensor(np.array([1, -1], np.float32).reshape(1, 1, 2, 1, 1)),
+        stride=1, dilation=(3, 1, 1), output_padding=(1, 0, 0)),
+}
+wrong = 0
+for name, layer in layers.items():
+    try:
+        got = layer().numpy().ravel()
+    except Exception as error:  # noqa: BLE001
+        print(f"paddle {paddle.__version__} {name}: {type(error).__name__}: {' '.join(str(error).split())[:200]}")
+        wrong = 1
+        continue
+    print(f"paddle {paddle.__version__} {name}: {got} (want {want})")
+    wrong |= not (got.shape == want.shape and np.array_equal(got, want))
+sys.exit(wrong)
