@@ -1,7 +1,7 @@
 # tconv-repro: framework=openvino versions=>=2026.4
-"""OpenVINO's ONNX front end: ConvTranspose with output_shape, auto_pad NOTSET and group > 1 crops the
-whole total padding at the end (pads_begin 0); the ONNX spec (and group = 1 in OpenVINO, and ONNX
-Runtime) put total - total // 2 at the start."""
+"""OpenVINO's ONNX front end: ConvTranspose with output_shape, auto_pad NOTSET or SAME_LOWER and group > 1
+crops the whole total padding at the end (pads_begin 0); the ONNX spec (and group = 1 in OpenVINO, and
+ONNX Runtime) put total - total // 2 at the start. (SAME_LOWER found by `tconv fuzz`.)"""
 import io
 import sys
 
@@ -10,8 +10,9 @@ import openvino as ov
 from onnx import TensorProto, helper
 
 
-def convtranspose(x, w, group):
-    node = helper.make_node("ConvTranspose", ["X", "W"], ["Y"], strides=[2], output_shape=[6], group=group)
+def convtranspose(x, w, group, auto_pad="NOTSET"):
+    node = helper.make_node("ConvTranspose", ["X", "W"], ["Y"], strides=[2], output_shape=[6], group=group,
+                            auto_pad=auto_pad)
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, list(x.shape)),
                                             helper.make_tensor_value_info("W", TensorProto.FLOAT, list(w.shape))],
                               [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
@@ -24,9 +25,12 @@ def convtranspose(x, w, group):
 x = np.array([[[1, 2, 3], [4, 5, 6]]], np.float32)   # (1, 2, 3): two groups of one channel
 w = np.array([[[1, 10, 100]], [[1, 10, 100]]], np.float32)  # (C_in=2, C_out/group=1, 3)
 # full result per channel: [1, 10, 102, 20, 203, 30, 300] and [4, 40, 405, 50, 506, 60, 600];
-# total padding 7 - 6 = 1, NOTSET: pads_begin = 1 - 1 // 2 = 1
+# total padding 7 - 6 = 1, NOTSET and SAME_LOWER: pads_begin = 1 - 1 // 2 = 1
 expected = np.array([[10, 102, 20, 203, 30, 300], [40, 405, 50, 506, 60, 600]], np.float32)
-one_group = convtranspose(x[:, :1], w[:1], 1)[0]
-two_groups = convtranspose(x, w, 2)[0]
-print("group=1:", one_group.ravel(), "\ngroup=2:", two_groups, "\nexpected:", expected)
-sys.exit(0 if np.array_equal(two_groups, expected) and np.array_equal(one_group[0], expected[0]) else 1)
+wrong = False
+for auto_pad in ("NOTSET", "SAME_LOWER"):
+    one_group = convtranspose(x[:, :1], w[:1], 1, auto_pad)[0]
+    two_groups = convtranspose(x, w, 2, auto_pad)[0]
+    print(f"{auto_pad}: group=1:", one_group.ravel(), "\ngroup=2:", two_groups, "\nexpected:", expected)
+    wrong |= not (np.array_equal(two_groups, expected) and np.array_equal(one_group[0], expected[0]))
+sys.exit(1 if wrong else 0)
