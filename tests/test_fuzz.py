@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,26 @@ def test_a_framework_that_crashes_is_a_finding_and_the_campaign_goes_on(tmp_path
     assert "test.oracle: pass" in text  # the next adapter ran in a new worker
     case = yaml.safe_load(text)["cases"][0]
     assert 3 in case["stride"] and max(case["input_size"]) <= 2, case  # shrunk like any other finding
+
+
+def test_the_workers_release_jaxs_compiled_functions_between_rounds(tmp_path: Path, tconv) -> None:  # noqa: ANN001
+    """JAX keeps an executable per shape until `jax.clear_caches()`: the fuzzer's workers are told to call
+    it after every round (here a stand-in `jax` module in the worker counts the calls)."""
+    calls = tmp_path / "clear_caches.txt"
+    plugin = tmp_path / "counting.py"
+    plugin.write_text(
+        "import sys, types\nsys.path.insert(0, %r)\nfrom test_fuzz import Oracle\n"
+        "jax = types.ModuleType('jax')\n"
+        "def clear_caches():\n    with open(%r, 'a') as f:\n        f.write('x')\n"
+        "jax.clear_caches = clear_caches\nimport multiprocessing\n"
+        "if multiprocessing.current_process().name.startswith('tconv-'):  # a worker, not this test's process\n"
+        "    sys.modules['jax'] = jax\nADAPTERS = (Oracle(),)\n"
+        % (str(Path(__file__).parent), str(calls)), encoding="utf-8")
+    status, _, err = tconv("fuzz", "--frameworks", "test", "--plugin", plugin, "--budget", "150", "--seed", "1",
+                           "--out", tmp_path / "found", "--quiet")
+    assert status == 0, err
+    assert calls.read_text() == "xxx"  # three rounds of 50 examples, a release after each
+    assert "jax" not in sys.modules or hasattr(sys.modules["jax"], "numpy")  # the stand-in stayed in the worker
 
 
 def test_a_short_fuzz_run_of_real_frameworks_finds_nothing_unexplained() -> None:
