@@ -5,11 +5,12 @@ adapter through the one runner, and the property is the judge's verdict: a `fail
 that the known-discrepancy table does not explain is a finding. Each finding raises an exception
 of its own class, one class per mechanism (adapter, check, diagnosis or error type), so
 hypothesis shrinks every mechanism separately (smallest shapes, the first option of every
-choice, the smallest integers) and reports each once. The run goes in rounds (a seed each,
-`seed + round`) until the example budget or the time is spent; hypothesis' example database
-(`.tconv/fuzz-db`) replays earlier failures first. A finding is written as a case file whose
-comment holds every adapter's verdict, the diagnosis, the versions and the platform: running it
-with `tconv run` reproduces the disagreement.
+choice, the smallest integers) and reports each once. `tconv fuzz` runs the adapters in worker
+processes (`IsolatedRows`): a framework that crashes or hangs on a layer is a finding too. The
+run goes in rounds (a seed each, `seed + round`) until the example budget or the time is spent;
+hypothesis' example database (`.tconv/fuzz-db`) replays earlier failures first. A finding is
+written as a case file whose comment holds every adapter's verdict, the diagnosis, the versions
+and the platform: running it with `tconv run` reproduces the disagreement.
 """
 
 from __future__ import annotations
@@ -28,9 +29,14 @@ import yaml
 from adapters.base import Adapter, import_first
 from harness.discrepancies import KnownDiscrepancies
 from harness.runner import Row, adapter_row, gradient_rows, label
-from harness.workers import DEFAULT_TIMEOUT, Job, Worker, process_group, release_compiled_functions
+from harness.case import Case
+from harness.workers import Job, Worker, process_group, release_compiled_functions
 
 DATABASE = Path(".tconv/fuzz-db")
+# Seconds a drawn layer may take on one adapter before its worker is killed and the rows are `error`:
+# the fuzzer's layers are small (a conversion or a compile at most), and hypothesis replays a hang
+# while it shrinks it, so `tconv run`'s 600 s would stall a campaign for an hour.
+JOB_TIMEOUT = 60.0
 
 
 class Finding(Exception):
@@ -88,12 +94,12 @@ class IsolatedRows:
     AMX bfloat16 input gradient of some layers) ended the whole campaign with nothing written."""
 
     def __init__(self, *, plugins: Sequence[Path] = (), log: Path | None = None,
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+                 timeout: float = JOB_TIMEOUT) -> None:
         self.plugins, self.log, self.timeout = list(plugins), log, timeout
         self.workers: dict[str, Worker] = {}
         self.stop = threading.Event()
 
-    def __call__(self, case: Any, adapters: Sequence[Adapter], known: KnownDiscrepancies | None) -> list[Row]:
+    def __call__(self, case: Case, adapters: Sequence[Adapter], known: KnownDiscrepancies | None) -> list[Row]:
         rows: list[Row] = []
         for adapter in adapters:
             group = process_group(adapter.framework)
@@ -106,12 +112,23 @@ class IsolatedRows:
         return rows
 
     def release(self) -> None:
+        """Between rounds: the workers drop their frameworks' compiled functions (JAX's grow per shape)."""
         for worker in self.workers.values():
             worker.release()
 
     def close(self) -> None:
-        for worker in self.workers.values():
-            worker.close()
+        """End every worker, each even if another's ending failed."""
+        workers = list(self.workers.values())
+        self.workers.clear()
+        try:
+            for worker in workers[:-1]:
+                try:
+                    worker.close()
+                except Exception:  # noqa: BLE001, S112 - the others must end too
+                    continue
+        finally:
+            if workers:
+                workers[-1].close()
 
 
 @dataclass

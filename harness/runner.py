@@ -270,7 +270,9 @@ def label(row: Row, case: Case, discrepancies: KnownDiscrepancies | None) -> Non
     if discrepancies is None:
         return
     failed = row.status in ("fail", "error")
-    entry = discrepancies.lookup(case.full_id, row.adapter, row.framework_version, matching_params(row),
+    # `checks`, what the case's job ran (`forward,grad_input`): a crash takes every row of its job, the forward one included
+    params = {**matching_params(row), "checks": ",".join(case.checks)}
+    entry = discrepancies.lookup(case.full_id, row.adapter, row.framework_version, params,
                                  failed=failed, message=row.message)
     if entry is not None and (failed or (row.status == "pass" and entry.strict)):
         row.known_issue = f"{entry.reason} ({entry.reference})"

@@ -220,8 +220,14 @@ class Worker:
         try:
             if self.process is None:
                 self._start()
-            assert self.conn is not None
-            self.conn.send(job)
+            assert self.conn is not None and self.process is not None
+            try:
+                self.conn.send(job)
+            except OSError:  # it died between jobs (idle, or after its last answer): as if it died on this one
+                self.process.join(5)
+                code = self.process.exitcode
+                self.kill()
+                raise WorkerLost(death_message(code)) from None
             rows = self._wait(self.timeout, what=f"running {job.adapter} on {job.case.full_id}")
         except WorkerLost as lost:
             self.restarts += 1

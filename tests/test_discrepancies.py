@@ -115,6 +115,20 @@ def test_an_entry_covers_forward_rows_unless_it_names_checks() -> None:
         assert found == expected, check
 
 
+def test_an_entry_can_name_the_checks_the_cases_job_ran() -> None:
+    """`checks` in `when` is what the case's job ran: a crash in the input gradient takes the job's forward
+    row with it, and only a case that asked for that gradient can have crashed there."""
+    from harness.runner import Row, label
+
+    table = KnownDiscrepancies([entry(when={"check": "*", "checks": "*grad_input*"}, message="the worker process died*")])
+    for checks, expected in ((["forward", "grad_input"], "xfail"), (["forward"], "error")):
+        case = case_from_mapping({"id": "c", "input": [[1.0, 2.0]], "kernel": [[1.0]], "check": checks})
+        row = Row(case.file, case.id, "numpy.wrong", "numpy", "1.0", "error", check="forward",
+                  message="the worker process died: killed by SIGSEGV (segmentation fault)")
+        label(row, case, table)
+        assert row.status == expected, checks
+
+
 def test_lookup_gives_the_first_covering_entry_of_the_table_for_each_adapter() -> None:
     """The lookup reads only the entries whose adapter pattern names the row's adapter, and in table
     order: each adapter gets the first entry that covers its row, whichever adapter asked first."""

@@ -1,4 +1,4 @@
-# tconv-repro: framework=tensorflow versions=>=2.16 requires=amx_bf16
+# tconv-repro: framework=tensorflow versions=>=2.21 requires=amx_bf16
 """TensorFlow's bfloat16 conv2d_transpose with a dilated kernel crashes the process on oneDNN's AMX kernels.
 
 Found by `tconv fuzz` on an Intel Xeon with AMX-BF16, through Keras' layer and op and tf.nn alike.
