@@ -54,6 +54,17 @@ def weight_from_layout(weight: np.ndarray) -> np.ndarray:
 _plans = symmetric_plans  # per dim: MLX padding and output_padding (PyTorch's rule), MLX's span; the wanted spans
 
 
+def _placed(y: np.ndarray, case: Case, plans) -> np.ndarray:
+    """MLX's result cropped to the canonical window. A result whose length is not the one its own
+    padding and output_padding give (MLX's too-short results) cannot be placed in that window:
+    it is an error that names both shapes, not NumPy's failure to broadcast inside the crop."""
+    lengths = [p[2].length for p in plans]
+    if list(y.shape[2:]) != lengths:
+        raise ValueError(f"shape {tuple(y.shape)} from MLX, where its padding {[p[0] for p in plans]} and "
+                         f"output_padding {[p[1] for p in plans]} give spatial {tuple(lengths)}")
+    return to_canonical_window(y, [p[2] for p in plans], case)
+
+
 class MlxConvTranspose(Adapter):
     name = "mlx.conv_transpose"
     framework = "mlx"
@@ -103,7 +114,7 @@ class MlxConvTranspose(Adapter):
         if case.bias is not None:
             y = mx.add(y, _array(case.bias, case.dtype))
         mx.eval(y)
-        return to_canonical_window(from_channels_last(_to_numpy(y, case.dtype)), [p[2] for p in plans], case)
+        return _placed(from_channels_last(_to_numpy(y, case.dtype)), case, plans)
 
     def gradients(self, case: Case) -> dict[str, np.ndarray]:
         """`mx.vjp` of the call, the upstream gradient placed on MLX's output (channels-last)."""

@@ -10,7 +10,10 @@
 3. The gradient with respect to the input (`mx.vjp`) of a call with output_padding has the
    wrong shape: x (1, 3, 3, 1), stride 2, output_padding 1 gives a (1, 2, 2, 1) gradient.
 4. A padding (crop) beyond dilation * (kernel - 1) gives a result too short: length 5, kernel
-   3, stride 3, padding 3 is (5-1)*3 - 6 + 3 = 9 long (PyTorch: 9); MLX returns 5.
+   3, stride 3, padding 3 is (5-1)*3 - 6 + 3 = 9 long (PyTorch: 9); MLX returns 5. With padding 4
+   (7 long) it raises "[conv] Spatial dimensions of input after padding cannot be smaller than
+   weight spatial dimensions"; the gradients of a too-short call are refused by `mx.vjp` (the
+   upstream gradient has the right shape, the result does not).
 
 Each part runs in a child process. Exit status 1 while any part is there, 0 once all are gone.
 """
@@ -38,6 +41,9 @@ PARTS = {
     "padding beyond the kernel": "import mlx.core as mx\n"
     "y = mx.conv_transpose1d(mx.ones((1, 5, 1)), mx.ones((1, 3, 1)), stride=3, padding=3)\n"
     "print('ok' if y.shape[1] == 9 else f'length {y.shape[1]}, not 9')",
+    "padding further beyond the kernel": "import mlx.core as mx\n"
+    "y = mx.conv_transpose1d(mx.ones((1, 5, 1)), mx.ones((1, 3, 1)), stride=3, padding=4)\nmx.eval(y)\n"
+    "print('ok' if y.shape[1] == 7 else f'length {y.shape[1]}, not 7')",
 }
 present = False
 for name, code in PARTS.items():
