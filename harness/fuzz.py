@@ -27,9 +27,9 @@ from typing import Any
 import yaml
 
 from adapters.base import Adapter, import_first
+from harness.case import Case
 from harness.discrepancies import KnownDiscrepancies
 from harness.runner import Row, adapter_row, gradient_rows, label
-from harness.case import Case
 from harness.workers import Job, Worker, process_group, release_compiled_functions
 
 DATABASE = Path(".tconv/fuzz-db")
@@ -117,18 +117,10 @@ class IsolatedRows:
             worker.release()
 
     def close(self) -> None:
-        """End every worker, each even if another's ending failed."""
-        workers = list(self.workers.values())
+        """End every worker (`Worker.close` kills one that does not finish)."""
+        for worker in self.workers.values():
+            worker.close()
         self.workers.clear()
-        try:
-            for worker in workers[:-1]:
-                try:
-                    worker.close()
-                except Exception:  # noqa: BLE001, S112 - the others must end too
-                    continue
-        finally:
-            if workers:
-                workers[-1].close()
 
 
 @dataclass
