@@ -102,6 +102,11 @@ class Discrepancy(BaseModel):
     def reference(self) -> str:
         return self.link or self.reproducer or ""
 
+    @property
+    def known_issue(self) -> str:
+        """What a row this entry labels says in its `known_issue` column."""
+        return f"{self.reason} ({self.reference})"
+
 
 _COMPARISONS = {
     ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b, "!=": lambda a, b: a != b,

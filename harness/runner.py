@@ -275,7 +275,7 @@ def label(row: Row, case: Case, discrepancies: KnownDiscrepancies | None) -> Non
     entry = discrepancies.lookup(case.full_id, row.adapter, row.framework_version, params,
                                  failed=failed, message=row.message)
     if entry is not None and (failed or (row.status == "pass" and entry.strict)):
-        row.known_issue = f"{entry.reason} ({entry.reference})"
+        row.known_issue = entry.known_issue
         row.status = "xfail" if failed else "xpass"
 
 

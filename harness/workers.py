@@ -204,14 +204,19 @@ class Worker:
                 if self.conn.poll(min(POLL, max(0.0, deadline - time.monotonic()))):
                     return self.conn.recv()
             except (EOFError, OSError):
-                self.process.join(5)
-                code = self.process.exitcode
-                self.kill()
-                raise WorkerLost(death_message(code)) from None
+                raise self._died() from None
             if time.monotonic() >= deadline:
                 self.kill()
                 raise WorkerLost(f"timed out after {limit:g} s while {what} (--timeout {self.timeout:g}); "
                                  "the worker was killed and a new one runs the next job")
+
+    def _died(self) -> "WorkerLost":
+        """The worker's pipe broke: wait for its exit status, clear it away, and say why it is gone."""
+        assert self.process is not None
+        self.process.join(5)
+        code = self.process.exitcode
+        self.kill()
+        return WorkerLost(death_message(code))
 
     def run(self, job: Job) -> list:
         """The rows of `job`; a crash or a timeout gives `error` rows and a fresh worker next time."""
@@ -220,14 +225,11 @@ class Worker:
         try:
             if self.process is None:
                 self._start()
-            assert self.conn is not None and self.process is not None
+            assert self.conn is not None
             try:
                 self.conn.send(job)
             except OSError:  # it died between jobs (idle, or after its last answer): as if it died on this one
-                self.process.join(5)
-                code = self.process.exitcode
-                self.kill()
-                raise WorkerLost(death_message(code)) from None
+                raise self._died() from None
             rows = self._wait(self.timeout, what=f"running {job.adapter} on {job.case.full_id}")
         except WorkerLost as lost:
             self.restarts += 1
