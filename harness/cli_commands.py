@@ -118,7 +118,7 @@ def fuzz(args: argparse.Namespace) -> int:
         status = run_fuzz(adapters, budget=args.budget, seconds=args.time, seed=args.seed, dtypes=args.dtypes,
                           checks=args.checks, special=args.special, large=args.large, known=known, out=args.out,
                           database=Path(".tconv/fuzz-db"), environment=environment(), quiet=args.quiet,
-                          plugins=args.plugin or (), log=log)
+                          plugins=args.plugin or (), log=log, timeout=args.timeout)
     if log.is_file() and not log.stat().st_size:
         log.unlink()
     return status

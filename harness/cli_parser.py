@@ -17,7 +17,7 @@ from adapters import FRAMEWORKS
 from harness import __version__
 from harness.dtypes import DTYPE_NAMES
 from harness.schema import CHECK_NAMES
-from harness.workers import DEFAULT_TIMEOUT
+from harness.workers import DEFAULT_TIMEOUT, FUZZ_TIMEOUT
 
 # Framework families at once by default: one per CPU this process may use (each family's kernels
 # use threads of their own, so more than the CPUs only adds contention), at most 4 (memory).
@@ -207,6 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"comma-separated, from {','.join(DTYPE_NAMES)} (default float32)")
     fuzz.add_argument("--checks", type=_choices("checks", CHECK_NAMES), default=("forward",), metavar="LIST",
                       help=f"comma-separated, from {','.join(CHECK_NAMES)} (default forward)")
+    fuzz.add_argument("--timeout", type=_seconds, default=FUZZ_TIMEOUT, metavar="S",
+                      help=f"an adapter that runs one drawn layer longer is killed, and its rows are an error "
+                           f"finding (default {FUZZ_TIMEOUT:g} s; hypothesis replays a hang while it shrinks it)")
     fuzz.add_argument("--special", action="store_true", help="also put inf, NaN, huge and subnormal values in the data")
     fuzz.add_argument("--large", action="store_true", help="kernel sizes up to 12 (default: up to 4, small and fast)")
     fuzz.add_argument("--known", type=Path, default=None, metavar="YAML",

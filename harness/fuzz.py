@@ -30,13 +30,10 @@ from adapters.base import Adapter, import_first
 from harness.case import Case
 from harness.discrepancies import KnownDiscrepancies
 from harness.runner import Row, adapter_row, gradient_rows, label
-from harness.workers import Job, Worker, process_group, release_compiled_functions
+from harness.workers import FUZZ_TIMEOUT, Job, Worker, process_group, release_compiled_functions
 
 DATABASE = Path(".tconv/fuzz-db")
-# Seconds a drawn layer may take on one adapter before its worker is killed and the rows are `error`:
-# the fuzzer's layers are small (a conversion or a compile at most), and hypothesis replays a hang
-# while it shrinks it, so `tconv run`'s 600 s would stall a campaign for an hour.
-JOB_TIMEOUT = 60.0
+JOB_TIMEOUT = FUZZ_TIMEOUT  # seconds a drawn layer may take on one adapter before its worker is killed (`--timeout`)
 
 
 class Finding(Exception):

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from adapters.base import Adapter
 from harness.discrepancies import KnownDiscrepancies
-from harness.fuzz import Finding, IsolatedRows, Stats, fuzz, write_finding
+from harness.fuzz import JOB_TIMEOUT, Finding, IsolatedRows, Stats, fuzz, write_finding
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>tconv fuzz findings</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:80em}}table{{border-collapse:collapse}}
@@ -45,7 +45,7 @@ def findings_page(findings: Sequence[tuple[Finding, Path]], summary: str) -> str
 def run_fuzz(adapters: Sequence[Adapter], *, budget: int, seconds: float | None, seed: int, dtypes: tuple[str, ...],
              checks: tuple[str, ...], known: KnownDiscrepancies, out: Path, database: Path | None,
              environment: dict[str, str], special: bool = False, large: bool = False, quiet: bool = False,
-             plugins: Sequence[Path] = (), log: Path | None = None) -> int:
+             plugins: Sequence[Path] = (), log: Path | None = None, timeout: float = JOB_TIMEOUT) -> int:
     """Fuzz with the adapters in worker processes (a crash is a finding, not the end of the run),
     write what was found, print the summary; the exit status."""
     console = RichConsole(highlight=False, stderr=False)
@@ -58,7 +58,7 @@ def run_fuzz(adapters: Sequence[Adapter], *, budget: int, seconds: float | None,
         def on_example(stats: Stats) -> None:
             progress.update(task, completed=min(stats.examples, budget), found=len(stats.findings))
 
-        isolated = IsolatedRows(plugins=plugins, log=log)
+        isolated = IsolatedRows(plugins=plugins, log=log, timeout=timeout)
         try:
             stats = fuzz(adapters, budget=budget, seconds=seconds, seed=seed, dtypes=dtypes, checks=checks,
                          known=known, special=special, large=large, database=database, on_example=on_example,

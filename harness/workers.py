@@ -31,6 +31,9 @@ from pathlib import Path
 from harness.case import Case
 
 DEFAULT_TIMEOUT = 600.0  # seconds per job; the slowest built-in job takes a few seconds
+# `tconv fuzz`'s default: its drawn layers are small (a conversion or a compile at most), and hypothesis
+# replays a hang while it shrinks it, so `tconv run`'s 600 s would stall a campaign for an hour.
+FUZZ_TIMEOUT = 60.0
 STARTUP_TIMEOUT = 300.0  # a fresh worker imports its framework (TensorFlow: seconds) before the first job
 POLL = 0.1  # how often a waiting parent thread looks at the stop flag
 # What the fork server imports once, so that a worker starts in milliseconds, not a second: tconv's

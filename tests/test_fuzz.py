@@ -12,15 +12,18 @@ import os
 import re
 import signal
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from adapters.base import Adapter
-from harness.casefile import load_cases
+from harness import fuzz_report
+from harness.casefile import case_from_mapping, load_cases
+from harness.cli import main
 from harness.dtypes import numpy_dtype
-from harness.fuzz import fuzz, write_finding
+from harness.fuzz import IsolatedRows, Stats, fuzz, write_finding
 from harness.oracle import conv_transpose
 from harness.runner import adapter_row
 
@@ -113,6 +116,50 @@ def test_a_framework_that_crashes_is_a_finding_and_the_campaign_goes_on(tmp_path
     assert "test.oracle: pass" in text  # the next adapter ran in a new worker
     case = yaml.safe_load(text)["cases"][0]
     assert 3 in case["stride"] and max(case["input_size"]) <= 2, case  # shrunk like any other finding
+
+
+class Hanging(Oracle):
+    """Never returns when some dim has stride 3, as a framework's kernel that loops forever."""
+
+    name = "test.hanging"
+
+    def run(self, case):
+        while 3 in case.stride:
+            time.sleep(1)
+        return super().run(case)
+
+
+def test_a_hang_is_an_error_row_after_the_timeout_and_the_next_layer_runs(tmp_path: Path, monkeypatch) -> None:
+    """`tconv fuzz --timeout S` reaches the workers: a layer that hangs is killed after S seconds, its rows
+    are errors naming the limit (a finding), and the next layer gets a new worker."""
+    plugin = tmp_path / "hanging.py"
+    plugin.write_text(
+        "import sys\nsys.path.insert(0, %r)\nfrom test_fuzz import Hanging\nADAPTERS = (Hanging(),)\n"
+        % str(Path(__file__).parent), encoding="utf-8")
+    made = []
+
+    class Recording(IsolatedRows):
+        def __init__(self, **options) -> None:
+            super().__init__(**options)
+            made.append(self)
+
+    monkeypatch.setattr(fuzz_report, "IsolatedRows", Recording)
+    monkeypatch.setattr(fuzz_report, "fuzz", lambda *a, isolated, **k: Stats())  # no campaign: the option's path
+    assert main(["fuzz", "--plugin", str(plugin), "--frameworks", "test", "--timeout", "0.5", "--quiet",
+                 "--out", str(tmp_path / "found")]) == 0
+    assert [rows.timeout for rows in made] == [0.5]
+    hangs = case_from_mapping({"id": "hangs", "input_size": [3], "kernel_size": [2], "stride": [3]})
+    runs = case_from_mapping({"id": "runs", "input_size": [3], "kernel_size": [2], "stride": [2]})
+    isolated = IsolatedRows(plugins=[plugin], timeout=0.5)
+    try:
+        started = time.monotonic()
+        hung = isolated(hangs, [Hanging()], None)
+        assert time.monotonic() - started < 30
+        ran = isolated(runs, [Hanging()], None)
+    finally:
+        isolated.close()
+    assert [r.status for r in hung] == ["error"] and "timed out after 0.5 s" in hung[0].message, hung[0].message
+    assert [r.status for r in ran] == ["pass"], ran[0].message
 
 
 def test_the_workers_release_jaxs_compiled_functions_between_rounds(tmp_path: Path, tconv) -> None:  # noqa: ANN001
