@@ -194,13 +194,12 @@ def _rows(path) -> pd.DataFrame:  # noqa: ANN001
                     reason="needs PyTorch and ONNX Runtime (torch.onnx_export)")
 def test_a_run_from_the_cache_writes_the_fresh_runs_report(cache_dir, tconv, tmp_path) -> None:
     # Both PyTorch exporters: the dynamo one converts ahead in batches (`prepare`), which the cache must skip;
-    # the empty tensors' layers are refused by the exporters, which the cache keeps as their words.
+    # the empty tensors' layers are refused by the exporters, which the cache keeps as their words. The first
+    # run finds the cache empty: it converts everything, as `--no-cache` would (that switch: the test below).
     args = [REPO / "cases" / "seeds.yaml", REPO / "cases" / "empty.yaml", "--adapters",
             "torch.onnx_export,torch.onnx_dynamo", "--formats", "csv", "--quiet", "--jobs", "2"]
-    status, _, err = tconv("run", *args, "--no-cache", "--out", tmp_path / "fresh")
+    status, _, err = tconv("run", *args, "--out", tmp_path / "cold")
     assert status in (0, 1), err
-    assert not cache_dir.exists(), "--no-cache kept something"
-    tconv("run", *args, "--out", tmp_path / "cold")
     kept = sorted([*cache_dir.rglob("*.bin"), *cache_dir.rglob("*.err")])
     assert {p.parent.name for p in kept} == {"torch.onnx_export", "torch.onnx_dynamo"}
     assert any(p.suffix == ".err" for p in kept), "no refusal was kept"
@@ -208,12 +207,47 @@ def test_a_run_from_the_cache_writes_the_fresh_runs_report(cache_dir, tconv, tmp
     tconv("run", *args, "--out", tmp_path / "warm")
     assert sorted([*cache_dir.rglob("*.bin"), *cache_dir.rglob("*.err")]) == kept
     assert [p.stat().st_ino for p in kept] == inodes
-    reports = [_rows(tmp_path / name / "report.csv") for name in ("fresh", "cold", "warm")]
-    assert (reports[0]["status"] == "pass").sum() > 5
-    refused = reports[0]["message"].str.contains("weight of size", na=False)  # the exporters' own words
-    assert refused.sum() >= 2, reports[0]["message"].tolist()
-    for report in reports[1:]:
-        pd.testing.assert_frame_equal(report, reports[0])
+    cold, warm = (_rows(tmp_path / name / "report.csv") for name in ("cold", "warm"))
+    assert (cold["status"] == "pass").sum() > 5
+    refused = cold["message"].str.contains("weight of size", na=False)  # the exporters' own words
+    assert refused.sum() >= 2, cold["message"].tolist()
+    pd.testing.assert_frame_equal(warm, cold)
+
+
+CONVERTING_PLUGIN = """
+from adapters.base import Adapter
+from harness import model_cache
+from harness.dtypes import numpy_dtype
+from harness.oracle import conv_transpose
+
+
+class Converting(Adapter):
+    \"\"\"Keeps a stand-in model per layer through the cache, as a converter's adapter does, in its worker.\"\"\"
+
+    name, framework = "test.converting", "test"
+
+    def run(self, case):
+        model_cache.converted(self.name, case, lambda: b"model")
+        return conv_transpose(case.input, case.kernel, **case.oracle_kwargs()).astype(numpy_dtype(case.dtype))
+
+
+ADAPTERS = (Converting(),)
+"""
+
+
+def test_no_cache_reaches_the_workers(cache_dir, tconv, tmp_path) -> None:
+    """`tconv run --no-cache` keeps nothing: the switch reaches the worker processes that convert."""
+    plugin = tmp_path / "converting.py"
+    plugin.write_text(CONVERTING_PLUGIN, encoding="utf-8")
+    args = ["run", REPO / "cases" / "seeds.yaml", "--frameworks", "test", "--plugin", plugin, "--formats", "csv",
+            "--quiet", "--jobs", "2"]
+    status, _, err = tconv(*args, "--no-cache", "--out", tmp_path / "fresh")
+    assert status == 0, err
+    assert not cache_dir.exists(), "--no-cache kept something"
+    status, _, err = tconv(*args, "--out", tmp_path / "kept")
+    assert status == 0, err
+    assert list(cache_dir.rglob("test.converting/*.bin")), "the plugin's worker kept nothing without --no-cache"
+    pd.testing.assert_frame_equal(*(_rows(tmp_path / name / "report.csv") for name in ("fresh", "kept")))
 
 
 def test_the_key_follows_the_adapters_code_and_nothing_else_of_tconvs(monkeypatch, tmp_path) -> None:
