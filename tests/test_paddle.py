@@ -205,7 +205,10 @@ def test_paddle_after_tensorflow_is_an_error_not_a_crash_and_import_first_orders
     import sys
 
     pytest.importorskip("tensorflow")
-    late = ("import tensorflow\nfrom adapters.base import import_framework\n"
+    # the refusal reads which modules are loaded: a stand-in `tensorflow` spares this process TF's import (3 s);
+    # the crash itself is cases/repro/paddle_after_tensorflow_import_crash.py's
+    late = ("import sys, types\nsys.modules['tensorflow'] = types.ModuleType('tensorflow')\n"
+            "from adapters.base import import_framework\n"
             "try:\n    import_framework('paddle')\nexcept ImportError as e:\n    print('refused:', e)\n")
     first = ("from adapters.base import import_first, import_framework\nimport_first(['tensorflow', 'paddle'])\n"
              "import tensorflow as tf\nimport sys\nprint('both', 'paddle' in sys.modules, float(tf.constant(1.0) + 1))\n")
