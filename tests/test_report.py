@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness import html as html_module
 from harness.report import COLUMNS
 from tests.conftest import CHROMIUM_FLAGS, REPO
 
@@ -39,8 +40,11 @@ def failing_report(tmp_path_factory) -> Path:
         "class Flipped(Adapter):\n    name = 'numpy.BROKEN-flipped'\n    framework = 'numpy'\n"
         "    def run(self, case):\n        return NumpyMatrix().run(dataclasses.replace(case, kernel=rot180(case.kernel)))\n\n"
         "ADAPTERS = (Flipped(),)\n")
-    status = main(["run", str(REPO / "cases" / "seeds.yaml"), str(REPO / "cases" / "ranks.yaml"),
-                   "--frameworks", "numpy", "--plugin", str(plugin), "--out", str(out), "--quiet"])
+    # two pictures, not 24: every test here needs one; the cap and the choice are test_pictures_go_to_each_...'s
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(html_module, "MAX_PICTURES", 2)
+        status = main(["run", str(REPO / "cases" / "seeds.yaml"), str(REPO / "cases" / "ranks.yaml"),
+                       "--frameworks", "numpy", "--plugin", str(plugin), "--out", str(out), "--quiet"])
     assert status == 1
     return out
 
@@ -83,7 +87,9 @@ def test_report_command_rerenders_from_csv_and_json(failing_report: Path, tconv,
     assert status == 0 and "from-csv.html" in out
     from_csv = (tmp_path / "from-csv.html").read_text()
     assert 'id="matrix"' in from_csv and "numpy.BROKEN-flipped" in from_csv
-    status, _, _ = tconv("report", failing_report / "report.json", "--html", tmp_path / "from-json.html")
+    with pytest.MonkeyPatch.context() as patch:  # as the fixture drew them
+        patch.setattr(html_module, "MAX_PICTURES", 2)
+        status, _, _ = tconv("report", failing_report / "report.json", "--html", tmp_path / "from-json.html")
     assert status == 0 and "data:image/png;base64," in (tmp_path / "from-json.html").read_text()
 
 
