@@ -31,14 +31,19 @@ def _data(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return x, w
 
 
-def _onnx_model(n: int, k: int, attrs: dict):
+def _onnx_model(layers: list[tuple[int, int, dict]]):
+    """One graph of independent one-node layers (X{i}, W{i} -> Y{i}), one per (n, k, attributes): one
+    shape inference and one session for the grid, not 750 (each session costs ~4 ms to build)."""
     from onnx import TensorProto, helper
 
-    node = helper.make_node("ConvTranspose", ["X", "W"], ["Y"], **attrs)
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 1, n]),
-                                            helper.make_tensor_value_info("W", TensorProto.FLOAT, [1, 1, k])],
-                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    nodes, inputs, outputs = [], [], []
+    for i, (n, k, attrs) in enumerate(layers):
+        nodes.append(helper.make_node("ConvTranspose", [f"X{i}", f"W{i}"], [f"Y{i}"], **attrs))
+        inputs += [helper.make_tensor_value_info(f"X{i}", TensorProto.FLOAT, [1, 1, n]),
+                   helper.make_tensor_value_info(f"W{i}", TensorProto.FLOAT, [1, 1, k])]
+        outputs.append(helper.make_tensor_value_info(f"Y{i}", TensorProto.FLOAT, None))
+    model = helper.make_model(helper.make_graph(nodes, "g", inputs, outputs),
+                              opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model
 
@@ -51,27 +56,30 @@ def test_onnx_output_shape_matches_onnxruntime_and_shape_inference(auto_pad: str
     options = ort.SessionOptions()
     options.log_severity_level = 4
     padding = 0 if auto_pad == "NOTSET" else auto_pad.lower()
-    checked = 0
+    layers, feeds = [], {}
     for n, k, s, d in GRID:
         full = full_length(n, k, s, d)
         for op in range(s):  # ONNX Runtime takes output_padding < stride with output_shape
             for size in range(1, full + s):  # it refuses sizes more than stride - 1 past the full result
-                attrs = {"strides": [s], "dilations": [d], "output_padding": [op], "output_shape": [size],
-                         "auto_pad": auto_pad}
-                model = _onnx_model(n, k, attrs)
-                inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True).graph.output[0]
-                dims = [d.dim_value for d in inferred.type.tensor_type.shape.dim]
-                # ONNX shape inference stops at (N, C) when output_shape is below the input size
-                # (cases/repro/onnx_shape_inference_output_shape.py); the runtimes do not.
-                assert dims == ([1, 1, size] if size >= n else [1, 1]), attrs
                 x, w = _data(n, k)
-                session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
-                got = session.run(None, {"X": x.astype(np.float32), "W": w.astype(np.float32)})[0]
-                want = conv_transpose(x, w, stride=s, dilation=d, padding=padding, output_padding=op,
-                                      output_shape=size, output_shape_rule="onnx")
-                np.testing.assert_array_equal(got, want, err_msg=f"n={n} k={k} s={s} d={d} op={op} out={size}")
-                checked += 1
-    assert checked > 300
+                feeds.update({f"X{len(layers)}": x.astype(np.float32), f"W{len(layers)}": w.astype(np.float32)})
+                layers.append((n, k, {"strides": [s], "dilations": [d], "output_padding": [op],
+                                      "output_shape": [size], "auto_pad": auto_pad}))
+    model = _onnx_model(layers)
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True).graph.output
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    results = session.run([f"Y{i}" for i in range(len(layers))], feeds)
+    for i, ((n, k, attrs), got) in enumerate(zip(layers, results)):
+        (s,), (d,), (op,), (size,) = attrs["strides"], attrs["dilations"], attrs["output_padding"], attrs["output_shape"]
+        dims = [dim.dim_value for dim in inferred[i].type.tensor_type.shape.dim]
+        # ONNX shape inference stops at (N, C) when output_shape is below the input size
+        # (cases/repro/onnx_shape_inference_output_shape.py); the runtimes do not.
+        assert dims == ([1, 1, size] if size >= n else [1, 1]), attrs
+        x, w = _data(n, k)
+        want = conv_transpose(x, w, stride=s, dilation=d, padding=padding, output_padding=op,
+                              output_shape=size, output_shape_rule="onnx")
+        np.testing.assert_array_equal(got, want, err_msg=f"n={n} k={k} s={s} d={d} op={op} out={size}")
+    assert len(layers) > 300
 
 
 @pytest.mark.torch
