@@ -64,7 +64,7 @@ def test_a_run_with_crashing_and_hanging_adapters_finishes_with_a_full_report(tc
     cases, plugin = faulty
     out = tmp_path / "out"
     status, _, err = tconv("run", cases, "--plugin", plugin, "--frameworks", "numpy,crashes,aborts,exits,sysexits,"
-                           "killed,hangs,interrupts,honest", "--timeout", "4", "--jobs", "2", "--out", out, "--quiet")
+                           "killed,hangs,interrupts,honest", "--timeout", "1.5", "--jobs", "2", "--out", out, "--quiet")
     assert status == 1, err
     rows = pd.read_csv(out / "report.csv", keep_default_na=False).set_index("adapter")
     assert (out / "report.json").is_file() and (out / "report.html").is_file()
@@ -74,7 +74,7 @@ def test_a_run_with_crashing_and_hanging_adapters_finishes_with_a_full_report(tc
         "crash.os_exit": "exited with status 3",
         "crash.sys_exit": "SystemExit",
         "crash.oom_kill": "killed by SIGKILL (killed: out of memory",
-        "crash.hang": "timed out after 4 s",
+        "crash.hang": "timed out after 1.5 s",
         "crash.interrupt": "KeyboardInterrupt",
     }
     for name, text in expected.items():
