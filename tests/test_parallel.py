@@ -16,13 +16,16 @@ from tests.conftest import REPO
 
 FILES = [REPO / "cases" / "seeds.yaml", REPO / "cases" / "found"]
 FRAMEWORKS = "numpy,onnx,torch"
+LIGHT = "numpy,onnx"  # where the frameworks are incidental (sharding, merging): no PyTorch worker to start, ~1.5 s a run
+# One worker runs the module, so the serial runs are made once.
+pytestmark = pytest.mark.xdist_group("parallel")
 VARYING = {"time_ms", "env_time", "env_command", "env_partial", "env_git_commit"}  # what may differ between equal runs
 RESULT = ["status", "max_abs_err", "max_rel_err", "tol_ratio", "worst_index", "expected_value", "actual_value",
           "message", "diagnosis", "known_issue"]  # a row's answer, as opposed to what was asked
 
 
-def _run(tconv, out: Path, *extra: str) -> pd.DataFrame:
-    status, _, err = tconv("run", *FILES, "--frameworks", FRAMEWORKS, "--out", out, "--quiet", *extra)
+def _run(tconv, out: Path, *extra: str, frameworks: str = FRAMEWORKS) -> pd.DataFrame:
+    status, _, err = tconv("run", *FILES, "--frameworks", frameworks, "--out", out, "--quiet", *extra)
     assert status in (0, 1), err
     return read_report(out / "report.csv")[0]
 
@@ -50,14 +53,24 @@ def _assert_same_report(got: pd.DataFrame, want: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(got.loc[labelled, asked], want.loc[labelled, asked])
 
 
-@pytest.fixture(scope="module")
-def serial(tmp_path_factory) -> pd.DataFrame:
+def _serial(tmp_path_factory, frameworks: str) -> pd.DataFrame:
     from harness.cli import main
 
     out = tmp_path_factory.mktemp("serial")
-    assert main(["run", *map(str, FILES), "--frameworks", FRAMEWORKS, "--out", str(out), "--quiet", "--jobs", "1"]) \
+    assert main(["run", *map(str, FILES), "--frameworks", frameworks, "--out", str(out), "--quiet", "--jobs", "1"]) \
         in (0, 1)
     return read_report(out / "report.csv")[0]
+
+
+# Session-scoped: a module fixture is torn down whenever xdist interleaves another module's test.
+@pytest.fixture(scope="session")
+def serial(tmp_path_factory) -> pd.DataFrame:
+    return _serial(tmp_path_factory, FRAMEWORKS)
+
+
+@pytest.fixture(scope="session")
+def serial_light(tmp_path_factory) -> pd.DataFrame:
+    return _serial(tmp_path_factory, LIGHT)
 
 
 def test_jobs_2_gives_the_serial_report_in_the_same_order(tconv, serial, tmp_path) -> None:
@@ -72,7 +85,7 @@ def test_the_same_files_twice_give_the_same_report(tconv, serial, tmp_path) -> N
     _assert_same_report(again, serial)
 
 
-def test_shards_cover_every_case_once_and_merge_into_the_serial_report(tconv, serial, tmp_path) -> None:
+def test_shards_cover_every_case_once_and_merge_into_the_serial_report(tconv, serial_light, tmp_path) -> None:
     cases = load_cases(FILES)
     parts = [shard(cases, i, 3) for i in (1, 2, 3)]
     assert sorted(c.full_id for p in parts for c in p) == sorted(c.full_id for c in cases)
@@ -80,19 +93,20 @@ def test_shards_cover_every_case_once_and_merge_into_the_serial_report(tconv, se
     assert shard(cases, 2, 3) == parts[1]  # deterministic
     reports = []
     for i in (1, 2, 3):
-        _run(tconv, tmp_path / f"s{i}", "--shard", f"{i}/3")
+        _run(tconv, tmp_path / f"s{i}", "--shard", f"{i}/3", frameworks=LIGHT)
         reports.append(tmp_path / f"s{i}" / ("report.json" if i == 2 else "report.csv"))  # both kinds merge
     status, _, err = tconv("merge", *reports, "--out", tmp_path / "merged", "--quiet")
     assert status in (0, 1), err
     merged, env, _ = read_report(tmp_path / "merged" / "report.csv")
-    _assert_same_report(merged, serial)
+    assert len(serial_light) > 100 and set(serial_light["framework"]) == {"numpy", "onnx"}
+    _assert_same_report(merged, serial_light)
     assert env["merged"].startswith("3 reports")
     document = (tmp_path / "merged" / "report.json").read_text()
     assert all(str(r) in document for r in reports)  # each shard's environment is kept
 
 
 def test_merging_overlapping_reports_is_refused(tconv, tmp_path) -> None:
-    _run(tconv, tmp_path / "a", "--shard", "1/2")
+    _run(tconv, tmp_path / "a", "--shard", "1/2", frameworks=LIGHT)
     status, _, err = tconv("merge", tmp_path / "a" / "report.csv", tmp_path / "a" / "report.json",
                            "--out", tmp_path / "m")
     assert status == 2 and "shards overlap" in err and len(err.strip().splitlines()) == 1
