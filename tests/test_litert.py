@@ -58,11 +58,9 @@ def test_a_layer_cut_from_a_batched_conversion_is_its_lone_conversion(adapter, m
         assert len(litert._PREPARED) == len(cases)  # every one of these converts in a batch
         cut = dict(litert._PREPARED)
         litert._PREPARED.clear()
-        outputs = [adapter.run(case) for case in cases]  # each row converts alone now (nothing prepared)
-        monkeypatch.setattr(model_cache, "converted",
+        monkeypatch.setattr(model_cache, "converted",  # the cache is off: each row converts alone, kept here
                             lambda name, case, convert, **kw: lone.append(convert()) or lone[-1])
-        for case in cases:
-            adapter.run(case)
+        outputs = [adapter.run(case) for case in cases]  # nothing prepared now
     assert len(lone) == len(cases)
     for case, alone, output in zip(cases, lone, outputs, strict=True):
         extra = ()
