@@ -60,6 +60,13 @@ _ENV_WRITE = re.compile(r"""os\.environ(?:\.setdefault\(\s*["'](\w+)["']\s*,\s*[
                         r"""|\[["'](\w+)["']\]\s*=\s*["']([^"']*)["']|\.pop\(\s*["'](\w+)["'])""")
 
 
+# Switches whose absence is the framework's own setting (TensorFlow's oneDNN is on by default on x86, as
+# harness.environment reads it; Keras' backend is TensorFlow, as adapters.base sets it): where this
+# environment leaves one unset, every shared process sets it (a no-op for the frameworks), and a script's
+# `setdefault` to that value writes nothing, so such scripts share the default processes (a TF import each).
+FRAMEWORK_DEFAULTS = {"TF_ENABLE_ONEDNN_OPTS": "1", "KERAS_BACKEND": "tensorflow"}
+
+
 def _environment(path) -> tuple[tuple[str, str, str], ...]:
     """The switches a script writes, as (how, key, value), logging levels aside: scripts that write
     the same ones, whatever their framework, share processes, with them set before the first import."""
@@ -67,8 +74,11 @@ def _environment(path) -> tuple[tuple[str, str, str], ...]:
     for match in _ENV_WRITE.finditer(path.read_text(encoding="utf-8")):
         default_key, default, set_key, value, popped = match.groups()
         how, key = ("setdefault", default_key) if default_key else ("set", set_key) if set_key else ("pop", popped)
+        value = default if default_key else value or ""
+        if how == "setdefault" and key not in os.environ and FRAMEWORK_DEFAULTS.get(key) == value:
+            continue  # the shared processes have it already
         if key not in reproducer_batch.QUIET:
-            writes.add((how, key, default if default_key else value or ""))
+            writes.add((how, key, value))
     return tuple(sorted(writes))
 
 
@@ -133,7 +143,7 @@ def _shared_verdict(path) -> tuple[int | None, str, str]:
 def _run_shared(paths, environment) -> dict[Path, tuple[int, str, str]]:
     """Verdicts of the scripts run one after another in shared processes. A script that kills its
     process (a segfault, `os._exit`) gets none and runs alone; the ones after it go on in a new one."""
-    env = dict(os.environ)
+    env = {**FRAMEWORK_DEFAULTS, **os.environ}
     for how, key, value in environment:  # as the scripts would, before anything is imported
         if how == "set" or (how == "setdefault" and key not in env):
             env[key] = value
