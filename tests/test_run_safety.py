@@ -28,7 +28,7 @@ SLOW_PLUGIN = textwrap.dedent('''
     class Slow(Adapter):
         name, framework = "slow.matrix", "slow"
         def run(self, case):
-            time.sleep(0.3)
+            time.sleep(0.1)
             with open(Path(__file__).with_name("ran.txt"), "a") as ran:  # what the test waits for
                 ran.write(case.id + "\\n")
             return MATRIX[0].run(case)
@@ -63,7 +63,7 @@ def _interruptible() -> None:
 
 @pytest.mark.parametrize(("signum", "status", "name"), [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")])
 def test_a_stopped_run_writes_its_finished_rows_as_a_partial_report(tmp_path, signum, status, name) -> None:
-    cases = _cases(tmp_path / "many.yaml", [f"c{i}" for i in range(40)])
+    cases = _cases(tmp_path / "many.yaml", [f"c{i}" for i in range(60)])  # 6 s of rows: the signal comes first
     plugin = tmp_path / "slow.py"
     plugin.write_text(SLOW_PLUGIN, encoding="utf-8")
     out = tmp_path / "out"
@@ -73,15 +73,15 @@ def test_a_stopped_run_writes_its_finished_rows_as_a_partial_report(tmp_path, si
                                preexec_fn=_interruptible)
     ran, deadline = tmp_path / "ran.txt", time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None and \
-            (not ran.exists() or len(ran.read_text().splitlines()) < 3):  # the worker started, some rows finished
+            (not ran.exists() or len(ran.read_text().splitlines()) < 2):  # the worker started, a row reached the parent
         time.sleep(0.1)
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     assert process.returncode == status, err
     assert f"interrupted ({name})" in err and "Traceback" not in err
     frame, env, _ = read_report(out / "report.csv")
-    assert 0 < len(frame) < 40 and set(frame["status"]) == {"pass"}
-    assert env["partial"].startswith(f"yes: stopped by {name} after {len(frame)} of 40 rows")
+    assert 0 < len(frame) < 60 and set(frame["status"]) == {"pass"}
+    assert env["partial"].startswith(f"yes: stopped by {name} after {len(frame)} of 60 rows")
     document = json.loads((out / "report.json").read_text())
     assert document["summary"]["partial"] is True and len(document["rows"]) == len(frame)
     assert "PARTIAL REPORT" in (out / "report.html").read_text()

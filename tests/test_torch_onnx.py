@@ -9,9 +9,12 @@ import pytest
 
 from harness.casefile import load_cases
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     importlib.util.find_spec("torch") is None or importlib.util.find_spec("onnxscript") is None,
-    reason="needs PyTorch and onnxscript (the dynamo exporter)")
+    reason="needs PyTorch and onnxscript (the dynamo exporter)"),
+    # in the worker that runs the matrix's torch.onnx_dynamo items: the exporter's first call in a process
+    # (its registry of ops, ~4 s) is paid once
+    pytest.mark.xdist_group("torch.onnx_dynamo")]
 
 
 def _public_export(case) -> bytes:  # noqa: ANN001
