@@ -173,6 +173,7 @@ class Case:
             "rank": str(self.rank),
             "input_shape": "x".join(map(str, self.input.shape)),
             "kernel_shape": "x".join(map(str, self.kernel.shape)),
+            "kernel_size": _fmt_seq(self.kernel_size),  # the spatial taps alone: "1" is a one-tap kernel
             "stride": _fmt_seq(self.stride),
             "padding": self.padding_label,
             "padding_kind": self.padding_word or "explicit",

@@ -12,8 +12,12 @@ not by differentiating code:
 
 `g_full` is `g` placed on the full result (the window of the case, `harness.geometry`); output
 positions past the full result (output_padding, zero extension) hold only the bias, so their
-upstream gradient reaches only `grad_bias`. As in the oracle there is one GEMM per kernel tap and
-no loop over pixels, batch or channels. `tests/test_gradients.py` checks the adjoint identity
+upstream gradient reaches only `grad_bias`, and positions the crop removed have no upstream
+gradient at all: each tap sums over the inputs it carries inside the window only, never a zero
+standing for a cropped position (as the forward definition never multiplies structural zeros: with
+an inf in `x` or `w`, `inf * 0` there would make NaN where the sum has no such term; found by
+`tconv fuzz --special`). As in the oracle there is one GEMM per kernel tap and no loop over pixels,
+batch or channels. `tests/test_gradients.py` checks the adjoint identity
 `<T(x, w), g> = <x, grad_input> = <w, grad_weight>` and finite differences.
 """
 
@@ -39,17 +43,27 @@ class Gradients:
     grad_bias: np.ndarray
 
 
-def upstream_on_full(g: np.ndarray, windows: tuple[Window, ...], full: list[int]) -> np.ndarray:
-    """`g` (N, C_out, *window lengths) placed on the full result's positions; the positions of
-    the window past the full result (zeros plus bias) fall away."""
-    out = np.zeros(g.shape[:2] + tuple(full), dtype=np.float64)
-    source, target = [], []
-    for window, length in zip(windows, full):
-        stop = min(window.stop, length)
-        target.append(slice(window.start, max(stop, window.start)))
-        source.append(slice(0, max(stop - window.start, 0)))
-    out[(Ellipsis, *target)] = g[(Ellipsis, *source)]
-    return out
+def tap_box(tap: tuple[int, ...], windows: tuple[Window, ...], full: list[int], in_sizes: list[int],
+            strides: list[int], dilations: list[int]) -> tuple[tuple[slice, ...], tuple[slice, ...]] | None:
+    """The inputs whose tap `tap` lands inside the window (a box, per dim `first:last`) and the window
+    positions it lands on (slices of `g`); None when it lands on none (all cropped away, or past the
+    full result, where the output holds only the bias)."""
+    inputs, positions = [], []
+    for j, d, size, s, window, length in zip(tap, dilations, in_sizes, strides, windows, full):
+        start, stop = window.start, min(window.stop, length)
+        first, last = max(0, -(-(start - j * d) // s)), min(size, -(-(stop - j * d) // s))  # i*s + j*d in [start, stop)
+        if first >= last:
+            return None
+        inputs.append(slice(first, last))
+        positions.append(slice(first * s + j * d - start, (last - 1) * s + j * d - start + 1, s))
+    return tuple(inputs), tuple(positions)
+
+
+def _grouped(a: np.ndarray, groups: int) -> np.ndarray:
+    """(N, C, *box) as (g, C/g, N * box pixels), the GEMM operand layout of `oracle.gemm_operands`."""
+    n, c, *box = a.shape
+    return a.reshape(n, groups, c // groups, int(np.prod(box))).transpose(1, 2, 0, 3).reshape(
+        groups, c // groups, n * int(np.prod(box)))
 
 
 def gradients(
@@ -78,18 +92,21 @@ def gradients(
         raise ValueError(f"upstream gradient of shape {g.shape} for an output of "
                          f"{(n, c_out_g * groups, *(v.length for v in windows))}")
     full = [full_length(L, k, s, d) for L, k, s, d in zip(in_sizes, k_sizes, strides, dilations)]
-    g_full = upstream_on_full(g, windows, full)
-    pixels = int(np.prod(in_sizes))
-    x_mat, w_taps = gemm_operands(x, w, groups)  # the oracle's GEMM operands
-    grad_x = np.zeros((groups, c_in_g, n * pixels))
+    _, w_taps = gemm_operands(x, w, groups)  # the oracle's GEMM operands: (taps..., g, C_out/g, C_in/g)
+    grad_x = np.zeros((groups, c_in_g, n, *in_sizes))
     grad_w = np.zeros((groups, c_in_g, c_out_g, *k_sizes))
     for tap in product(*(range(k) for k in k_sizes)):
-        where = tuple(slice(j * d, j * d + (L - 1) * s + 1, s) for j, d, L, s in zip(tap, dilations, in_sizes, strides))
-        g_tap = g_full[(Ellipsis, *where)].reshape(n, groups, c_out_g, pixels)
-        g_mat = g_tap.transpose(1, 2, 0, 3).reshape(groups, c_out_g, n * pixels)
-        grad_x += np.matmul(w_taps[tap].transpose(0, 2, 1), g_mat)  # (g, C_in/g, C_out/g) @ (g, C_out/g, N*P)
+        box = tap_box(tap, windows, full, in_sizes, strides, dilations)
+        if box is None:
+            continue
+        inputs, positions = box
+        g_mat = _grouped(g[(Ellipsis, *positions)], groups)  # (g, C_out/g, N * box pixels)
+        x_mat = _grouped(x[(Ellipsis, *inputs)], groups)  # (g, C_in/g, N * box pixels)
+        sizes = [i.stop - i.start for i in inputs]
+        grad_x[(Ellipsis, *inputs)] += np.matmul(w_taps[tap].transpose(0, 2, 1), g_mat).reshape(
+            groups, c_in_g, n, *sizes)  # (g, C_in/g, C_out/g) @ (g, C_out/g, N*P)
         grad_w[(Ellipsis, *tap)] = np.matmul(x_mat, g_mat.transpose(0, 2, 1))  # (g, C_in/g, C_out/g)
-    grad_input = grad_x.reshape(groups, c_in_g, n, *in_sizes).transpose(2, 0, 1, *range(3, 3 + rank))
+    grad_input = grad_x.transpose(2, 0, 1, *range(3, 3 + rank))
     return Gradients(
         grad_input=np.ascontiguousarray(grad_input.reshape(n, c_in, *in_sizes)),
         grad_weight=grad_w.reshape(c_in, c_out_g, *k_sizes),

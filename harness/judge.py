@@ -45,7 +45,7 @@ import numpy as np
 from harness.case import Case
 from harness.dtypes import largest, numpy_dtype, round_to, smallest_subnormal, smallest_normal, unit_roundoff
 from harness.oracle import conv_transpose
-from harness.structural import structural_nan_mask
+from harness.structural import gradient_nan_mask, structural_nan_mask
 
 
 @dataclass(frozen=True)
@@ -248,10 +248,10 @@ def flushed_gradient_references(check: str) -> Callable[[Case, np.ndarray], list
 
 def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
                flushed: Callable[[Case, np.ndarray], list[np.ndarray]] = flushed_references,
-               structural: bool = True) -> Verdict:
+               check: str = "forward") -> Verdict:
     """`judge`, then the edge policy of the module docstring: acceptances become notes, and NaN
     from structural zeros a named failure. Gradient rows pass their own `flushed` references and
-    no structural-zero rule (the forward definition's holes are not theirs)."""
+    their check: their structural zeros are the cropped positions' (`structural.gradient_nan_mask`)."""
     verdict = judge(actual, reference.rounded, reference.tolerance, dtype=case.dtype)
     if verdict.passed or verdict.worst_index is None or actual.size == 0:
         return verdict
@@ -285,7 +285,7 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
     relaxed = judge(actual, expected, tol, dtype=case.dtype)
     if relaxed.passed:
         return dataclasses.replace(relaxed, notes=tuple(notes))
-    holes = structural_nan_mask(case) if structural else None
+    holes = structural_nan_mask(case) if check == "forward" else gradient_nan_mask(case, check)
     if holes is not None and holes.shape == a.shape:
         nan_at_holes = np.isnan(a) & ~np.isnan(expected) & holes
         if nan_at_holes.any():

@@ -331,7 +331,7 @@ def gradient_rows(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepan
 def _judge_gradient(row: Row, case: Case, adapter: Adapter, actual: np.ndarray, reference: Reference) -> None:
     with np.errstate(over="ignore", invalid="ignore"):
         verdict = judge_case(actual, reference, case, flushed=flushed_gradient_references(row.check),
-                             structural=False)
+                             check=row.check)
     _apply_verdict(row, verdict)
     if verdict.notes:
         accepted = "accepted: " + "; ".join(verdict.notes)
@@ -341,7 +341,7 @@ def _judge_gradient(row: Row, case: Case, adapter: Adapter, actual: np.ndarray, 
     if note:
         row.message = f"{row.message} [translated: {note}]" if row.message else f"translated: {note}"
     if row.status == "fail":
-        row.diagnosis = "unexplained"
+        row.diagnosis = verdict.diagnosis or "unexplained"
 
 
 def job_checks(case: Case) -> list[str]:

@@ -11,6 +11,12 @@ judge names it), not as a pass and not as an unexplained failure.
 This module is the judge's, built from `harness.geometry` only (no adapter code): for every output
 position of the canonical window and every kernel tap, is the input position under the tap a real
 element or a structural zero?
+
+The gradients have structural zeros of their own: the positions of the full result that the crop
+removed have no upstream gradient, and an implementation that computes the input gradient as a
+convolution of the zero-padded upstream gradient with the kernel (the weight gradient, with the
+input) multiplies those zeros by every tap (every input element) they meet: NaN next to an inf
+(`gradient_nan_mask`). `harness.gradients` sums over the taps that land inside the window only.
 """
 
 from __future__ import annotations
@@ -103,3 +109,45 @@ def _kernel_mask(case: Case) -> np.ndarray:
         channels = bad_taps[(slice(None), *tap)]
         mask[channels] |= hole_here
     return mask
+
+
+def _cropped(case: Case, dim: int) -> np.ndarray:
+    """(L_in, k) booleans: input i's tap j lands on a position of the full result the crop removed."""
+    window = _window(case, dim)
+    landing = np.arange(case.input_size[dim])[:, None] * case.stride[dim] \
+        + np.arange(case.kernel_size[dim])[None, :] * case.dilation[dim]
+    return (landing < window.start) | (landing >= window.stop)
+
+
+def _cropped_at(cropped: list[np.ndarray], tap: tuple[int, ...]) -> np.ndarray:
+    """(*L_in) booleans: the inputs whose tap `tap` lands outside the window in some dim."""
+    rank = len(tap)
+    here = np.zeros(tuple(c.shape[0] for c in cropped), dtype=bool)
+    for dim, j in enumerate(tap):
+        shape = [1] * rank
+        shape[dim] = cropped[dim].shape[0]
+        here = here | cropped[dim][:, j].reshape(shape)
+    return here
+
+
+def gradient_nan_mask(case: Case, check: str) -> np.ndarray | None:
+    """Booleans of the gradient's shape: an implementation that multiplies the zero upstream
+    gradient of cropped positions gets NaN there (`grad_input`: a non-finite kernel tap of the
+    input's channel that lands on a cropped position; `grad_weight`: a non-finite input element
+    whose tap lands on one); None when the operand is finite or the check has no such zeros."""
+    c_out_g = case.out_channels // case.groups
+    cropped = [_cropped(case, dim) for dim in range(case.rank)]
+    if check == "grad_input" and not np.isfinite(case.kernel).all():
+        bad_taps = (~np.isfinite(case.kernel)).any(axis=1)  # (C_in, *k): a weight to some output channel
+        mask = np.zeros((case.in_channels, *case.input_size), dtype=bool)
+        for tap in zip(*np.nonzero(bad_taps.any(axis=0))):
+            mask[bad_taps[(slice(None), *tap)]] |= _cropped_at(cropped, tap)
+        return np.broadcast_to(mask, (case.batch, *mask.shape))
+    if check == "grad_weight" and not np.isfinite(case.input).all():
+        bad = (~np.isfinite(case.input)).any(axis=0)  # (C_in, *L_in): non-finite in some batch element
+        pixels = int(np.prod(case.input_size))
+        mask = np.zeros((case.in_channels, *case.kernel_size), dtype=bool)
+        for tap in np.ndindex(*case.kernel_size):
+            mask[(slice(None), *tap)] = (bad & _cropped_at(cropped, tap)).reshape(case.in_channels, pixels).any(axis=1)
+        return np.repeat(mask[:, None], c_out_g, axis=1)
+    return None

@@ -107,3 +107,45 @@ def test_dilated_kernel_holes_times_an_inf_input_are_structural() -> None:
     case = case_from_mapping({"id": "d", "input": [[[float("inf"), 1.0]]], "kernel": [[[1.0, 2.0]]], "dilation": 2})
     # full length (2-1)*1 + 2*(2-1) + 1 = 4; x0 lands on 0 and 2, its hole at 1
     assert structural_nan_mask(case).ravel().tolist() == [False, True, False, False]
+
+
+def _cropped_case(**fields):
+    """1-D, one input, a 3-tap kernel, padding 1: only the middle tap lands inside the output."""
+    return case_from_mapping({"id": "crop", "padding": 1, "check": ["forward", "grad_input", "grad_weight"],
+                              **fields})
+
+
+def test_the_oracles_gradients_never_multiply_a_cropped_position() -> None:
+    """The crop removes positions 0 and 2 of the full result; their taps have no upstream gradient,
+    so an inf there reaches no gradient (`inf * 0` would be NaN). Found by tconv fuzz --special."""
+    from harness.judge import gradient_reference
+
+    inf_kernel = _cropped_case(input=[[[0.5]]], kernel=[[[float("inf"), -0.5, 2.0]]])
+    upstream = inf_kernel.upstream.ravel()[0]
+    assert gradient_reference(inf_kernel, "grad_input").exact.ravel().tolist() == [-0.5 * upstream]
+    inf_input = _cropped_case(input=[[[float("inf")]]], kernel=[[[1.0, 2.0, 3.0]]])
+    grad_weight = gradient_reference(inf_input, "grad_weight").exact.ravel()
+    assert grad_weight[0] == 0 and grad_weight[2] == 0 and np.isinf(grad_weight[1])
+
+
+def test_nan_from_a_cropped_positions_zero_in_a_gradient_is_a_named_failure() -> None:
+    """A backward pass that convolves the zero-padded upstream gradient with the kernel makes NaN
+    there: named, as the forward's structural zeros are; NaN elsewhere stays unexplained."""
+    from harness.judge import gradient_reference
+    from harness.structural import gradient_nan_mask
+
+    case = _cropped_case(input=[[[0.5, 1.0]]], kernel=[[[float("inf"), -0.5, 2.0]]])
+    reference = gradient_reference(case, "grad_input")
+    g = np.pad(case.upstream[0, 0], 1)  # the upstream gradient on the full result, zeros where cropped
+    with np.errstate(invalid="ignore"):
+        padded = np.array([[[sum(g[i + j] * case.kernel[0, 0, j] for j in range(3)) for i in range(2)]]], np.float32)
+    # x0's inf tap lands on the cropped position 0 (NaN there, finite by the definition); x1's on position 1
+    assert np.isnan(padded[..., 0]) and np.isfinite(reference.exact[..., 0]) and np.isinf(reference.exact[..., 1])
+    assert gradient_nan_mask(case, "grad_input").ravel().tolist() == [True, False]
+    verdict = judge_case(padded, reference, case, check="grad_input")
+    assert not verdict.passed and "structural zeros" in verdict.diagnosis
+    assert judge_case(padded, reference, case).diagnosis == ""  # the forward's holes are not the gradient's
+    assert gradient_nan_mask(case, "grad_weight") is None  # a finite input: no NaN from it
+    inf_input = _cropped_case(input=[[[float("inf"), 1.0]]], kernel=[[[1.0, 2.0, 3.0]]])
+    # x0 (position 0) meets the cropped position 0 with tap 0; x1 meets the cropped position 3 with tap 2
+    assert gradient_nan_mask(inf_input, "grad_weight").ravel().tolist() == [True, False, False]
