@@ -293,8 +293,10 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
             rest = judge(actual, expected, tol, dtype=case.dtype)
             if rest.passed:
                 where = ", ".join(map(str, np.argwhere(nan_at_holes)[0]))
-                message = (f"{int(nan_at_holes.sum())} element(s) NaN from 0*inf at structural zeros (inserted, "
-                           f"padding or dilation zeros multiplied by a non-finite value); first at [{where}]: "
+                zeros = ("inserted, padding or dilation zeros" if check == "forward" else
+                         "the zero upstream gradient of cropped positions")
+                message = (f"{int(nan_at_holes.sum())} element(s) NaN from 0*inf at structural zeros ({zeros} "
+                           f"multiplied by a non-finite value); first at [{where}]: "
                            f"expected {_fmt(reference.rounded[tuple(np.argwhere(nan_at_holes)[0])])}, got nan")
                 return dataclasses.replace(verdict, message=message, notes=tuple(notes),
                                            diagnosis="NaN from 0*inf at structural zeros: the implementation "

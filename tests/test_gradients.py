@@ -118,3 +118,61 @@ def test_agrees_with_pytorch_autograd() -> None:
         np.testing.assert_allclose(ours.grad_input, xt.grad.numpy(), rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(ours.grad_weight, wt.grad.numpy(), rtol=1e-10, atol=1e-10)
         np.testing.assert_allclose(ours.grad_bias, bt.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+def _pairwise(case, *, padded: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The gradients pair by pair: each input element, tap and output channel whose product lands
+    inside the output adds `g * w` and `x * g`; `padded` also multiplies the positions the crop
+    removed by a zero upstream gradient, as a backward pass over the zero-padded gradient does."""
+    from itertools import product
+
+    from harness.geometry import full_length
+    from harness.oracle import output_windows
+
+    x, w, g = case.input.astype(np.float64), case.kernel.astype(np.float64), case.upstream.astype(np.float64)
+    kwargs = case.oracle_kwargs()
+    windows = output_windows(case.input_size, case.kernel_size, stride=case.stride, padding=kwargs["padding"],
+                             output_padding=case.output_padding, dilation=case.dilation,
+                             output_shape=case.output_shape, output_shape_rule=case.output_shape_rule)
+    full = [full_length(*a) for a in zip(case.input_size, case.kernel_size, case.stride, case.dilation)]
+    c_in_g, c_out_g = case.in_channels // case.groups, case.kernel.shape[1]
+    grad_x, grad_w = np.zeros(x.shape), np.zeros(w.shape)
+    with np.errstate(invalid="ignore"):
+        for n, ci, i, j in product(range(case.batch), range(case.in_channels), np.ndindex(*case.input_size),
+                                   np.ndindex(*case.kernel_size)):
+            at = [a * s + b * d for a, b, s, d in zip(i, j, case.stride, case.dilation)]
+            inside = all(v.start <= p < min(v.stop, f) for p, v, f in zip(at, windows, full))
+            if not (inside or padded):
+                continue
+            for co in range(c_out_g):
+                upstream = g[(n, ci // c_in_g * c_out_g + co, *(p - v.start for p, v in zip(at, windows)))] \
+                    if inside else 0.0
+                grad_x[(n, ci, *i)] += upstream * w[(ci, co, *j)]
+                grad_w[(ci, co, *j)] += x[(n, ci, *i)] * upstream
+    return grad_x, grad_w
+
+
+@settings(max_examples=60, deadline=None)
+@given(configurations(), st.integers(0, 2**16), st.sampled_from(["input", "kernel"]))
+def test_an_inf_meets_the_pairs_inside_the_output_only(config: dict, where: int, operand: str) -> None:
+    """With an inf in the input or the kernel, the oracle's gradients are the definition's pair by
+    pair (no `inf * 0` at a cropped position), and `structural.gradient_nan_mask` marks exactly
+    where a backward pass over the zero-padded upstream gradient gets NaN besides."""
+    from harness.casefile import case_from_mapping
+    from harness.structural import gradient_nan_mask
+
+    x, w = config["x"].copy(), config["w"].copy()
+    target = x if operand == "input" else w
+    target.flat[where % target.size] = np.inf
+    case = case_from_mapping({"id": "inf", "input": x.tolist(), "kernel": w.tolist(), "dtype": "float64",
+                              "check": ["grad_input", "grad_weight"], **config["kwargs"]})
+    kwargs = {k: v for k, v in case.oracle_kwargs().items() if k != "bias"}
+    with np.errstate(invalid="ignore", over="ignore"):
+        grads = gradients(case.input, case.kernel, case.upstream, **kwargs)
+    definition, padded = _pairwise(case, padded=False), _pairwise(case, padded=True)
+    for check, got, want, zero_padded in zip(("grad_input", "grad_weight"), (grads.grad_input, grads.grad_weight),
+                                             definition, padded):
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-9, err_msg=check)
+        mask = gradient_nan_mask(case, check)
+        mask = np.zeros(want.shape, bool) if mask is None else mask
+        assert np.array_equal(np.isnan(zero_padded), np.isnan(want) | mask), check

@@ -143,7 +143,8 @@ def _shared_verdict(path) -> tuple[int | None, str, str]:
 def _run_shared(paths, environment) -> dict[Path, tuple[int, str, str]]:
     """Verdicts of the scripts run one after another in shared processes. A script that kills its
     process (a segfault, `os._exit`) gets none and runs alone; the ones after it go on in a new one."""
-    env = {**FRAMEWORK_DEFAULTS, **os.environ}
+    written = {key for _, key, _ in environment}  # a group writing one of them sets its own value
+    env = {**{k: v for k, v in FRAMEWORK_DEFAULTS.items() if k not in written}, **os.environ}
     for how, key, value in environment:  # as the scripts would, before anything is imported
         if how == "set" or (how == "setdefault" and key not in env):
             env[key] = value

@@ -1,5 +1,5 @@
 # tconv-repro: framework=torch versions=>=2.13
-"""NaN from 0*inf in the gradients: cropped positions' zeros multiplied by the kernel.
+"""NaN from 0*inf in PyTorch's gradients: cropped positions' zeros multiplied by the kernel.
 
 A 1-D transposed convolution of one input x = [0.5] with the kernel w = [inf, -0.5, 2] (stride 1)
 has the full result [0.5*inf, -0.25, 1]; padding 1 (`same`) keeps the middle position only:
