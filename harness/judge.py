@@ -45,7 +45,7 @@ import numpy as np
 from harness.case import Case
 from harness.dtypes import largest, numpy_dtype, round_to, smallest_subnormal, smallest_normal, unit_roundoff
 from harness.oracle import conv_transpose
-from harness.structural import gradient_nan_mask, structural_nan_mask
+from harness.structural import cross_group_nan_mask, gradient_nan_mask, structural_nan_mask
 
 
 @dataclass(frozen=True)
@@ -285,20 +285,26 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
     relaxed = judge(actual, expected, tol, dtype=case.dtype)
     if relaxed.passed:
         return dataclasses.replace(relaxed, notes=tuple(notes))
-    holes = structural_nan_mask(case) if check == "forward" else gradient_nan_mask(case, check)
-    if holes is not None and holes.shape == a.shape:
-        nan_at_holes = np.isnan(a) & ~np.isnan(expected) & holes
-        if nan_at_holes.any():
-            expected[nan_at_holes] = a[nan_at_holes]  # set aside, to see whether anything else is wrong
-            rest = judge(actual, expected, tol, dtype=case.dtype)
-            if rest.passed:
-                where = ", ".join(map(str, np.argwhere(nan_at_holes)[0]))
-                zeros = ("inserted, padding or dilation zeros" if check == "forward" else
-                         "the zero upstream gradient of cropped positions")
-                message = (f"{int(nan_at_holes.sum())} element(s) NaN from 0*inf at structural zeros ({zeros} "
-                           f"multiplied by a non-finite value); first at [{where}]: "
-                           f"expected {_fmt(reference.rounded[tuple(np.argwhere(nan_at_holes)[0])])}, got nan")
-                return dataclasses.replace(verdict, message=message, notes=tuple(notes),
-                                           diagnosis="NaN from 0*inf at structural zeros: the implementation "
-                                                     "multiplies the zeros the canonical definition skips")
+    zeros = "inserted, padding or dilation zeros" if check == "forward" else "the zero upstream gradient of cropped positions"
+    named = [  # NaN where the definition multiplies nothing non-finite: a mechanism, set aside one after the other
+        (structural_nan_mask(case) if check == "forward" else gradient_nan_mask(case, check),
+         f"NaN from 0*inf at structural zeros ({zeros} multiplied by a non-finite value)",
+         "NaN from 0*inf at structural zeros: the implementation multiplies the zeros the canonical definition skips"),
+        (cross_group_nan_mask(case) if check == "forward" else None,
+         "NaN in a group whose own input and weights are finite (another group's inf or NaN mixed in)",
+         "NaN across groups: the implementation mixes in another group's non-finite values, which the definition "
+         "keeps apart"),
+    ]
+    for mask, what, diagnosis in named:
+        if mask is None or mask.shape != a.shape:
+            continue
+        nan_here = np.isnan(a) & ~np.isnan(expected) & mask
+        if not nan_here.any():
+            continue
+        expected[nan_here] = a[nan_here]  # set aside, to see whether anything else is wrong
+        if judge(actual, expected, tol, dtype=case.dtype).passed:
+            first = tuple(np.argwhere(nan_here)[0])
+            message = (f"{int(nan_here.sum())} element(s) {what}; first at [{', '.join(map(str, first))}]: "
+                       f"expected {_fmt(reference.rounded[first])}, got nan")
+            return dataclasses.replace(verdict, message=message, notes=tuple(notes), diagnosis=diagnosis)
     return dataclasses.replace(relaxed, notes=tuple(notes))

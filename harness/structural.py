@@ -151,3 +151,22 @@ def gradient_nan_mask(case: Case, check: str) -> np.ndarray | None:
             mask[(slice(None), *tap)] = (bad & _cropped_at(cropped, tap)).reshape(case.in_channels, pixels).any(axis=1)
         return np.repeat(mask[:, None], c_out_g, axis=1)
     return None
+
+
+def cross_group_nan_mask(case: Case) -> np.ndarray | None:
+    """Booleans of the output's shape: the output channels of a group whose own input (in that batch
+    element) and weights are all finite, while another group's are not. The definition keeps groups
+    apart, so a NaN there can only come from another group's inf or NaN multiplied in (by a zero
+    weight between the groups, or a wrong offset); None with one group or all data finite."""
+    if case.groups == 1 or (np.isfinite(case.input).all() and np.isfinite(case.kernel).all()):
+        return None
+    g = case.groups
+    c_in_g, c_out_g = case.in_channels // g, case.out_channels // g
+    pixels = int(np.prod(case.input_size))
+    bad_input = (~np.isfinite(case.input)).reshape(case.batch, g, c_in_g * pixels).any(axis=2)  # (N, g)
+    bad_weights = (~np.isfinite(case.kernel)).reshape(g, -1).any(axis=1) if case.kernel.size else np.zeros(g, bool)
+    bad = bad_input | bad_weights[None, :]
+    clean = ~bad & bad.any(axis=1, keepdims=True)  # (N, g): finite itself, while another group is not
+    mask = np.repeat(clean, c_out_g, axis=1)  # (N, C_out)
+    return np.broadcast_to(mask.reshape(*mask.shape, *([1] * case.rank)),
+                           (case.batch, case.out_channels, *_sizes(case)))

@@ -149,3 +149,23 @@ def test_nan_from_a_cropped_positions_zero_in_a_gradient_is_a_named_failure() ->
     inf_input = _cropped_case(input=[[[float("inf"), 1.0]]], kernel=[[[1.0, 2.0, 3.0]]])
     # x0 (position 0) meets the cropped position 0 with tap 0; x1 meets the cropped position 3 with tap 2
     assert gradient_nan_mask(inf_input, "grad_weight").ravel().tolist() == [True, False, False]
+
+
+def test_nan_in_a_group_whose_own_data_are_finite_is_named() -> None:
+    """Groups never mix by the definition: a NaN in a group whose input and weights are finite, while
+    another group holds an inf, is another group's value leaked in (PyTorch's and OpenVINO's bfloat16
+    oneDNN kernels); a NaN in the group that holds the inf is not that."""
+    from harness.structural import cross_group_nan_mask
+
+    case = case_from_mapping({"id": "g", "input": [[[1.0, float("inf")], [2.0, 3.0]]],
+                              "kernel": [[[1.0, 2.0]], [[3.0, 4.0]]], "groups": 2})
+    reference = reference_for(case)
+    assert cross_group_nan_mask(case)[0, :, 0].tolist() == [False, True]  # group 1's channel only
+    leaked = reference.rounded.astype(np.float32).copy()
+    leaked[0, 1, 0] = np.nan
+    verdict = judge_case(leaked, reference, case)
+    assert not verdict.passed and verdict.diagnosis.startswith("NaN across groups"), verdict
+    own = reference.rounded.astype(np.float32).copy()
+    own[0, 0, 0] = np.nan  # group 0 holds the inf: a NaN there is not a leak
+    assert judge_case(own, reference, case).diagnosis == ""
+    assert cross_group_nan_mask(case_from_mapping({"id": "one", "input": [[[float("inf")]]], "kernel": [[[1.0]]]})) is None

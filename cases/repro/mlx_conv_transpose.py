@@ -8,7 +8,8 @@
    errors ~3e-7 on values of order 1); with stride 2 it raises "[Convolution::eval] got
    unsupported data type".
 3. The gradient with respect to the input (`mx.vjp`) of a call with output_padding has the
-   wrong shape: x (1, 3, 3, 1), stride 2, output_padding 1 gives a (1, 2, 2, 1) gradient.
+   wrong shape: x (1, 3, 3, 1), stride 2, output_padding 1 gives a (1, 2, 2, 1) gradient; in 3-D
+   (`tconv fuzz`) the vjp raises broadcast errors or, on other shapes, returns wrong values.
 4. A padding (crop) beyond dilation * (kernel - 1) gives a result too short: length 5, kernel
    3, stride 3, padding 3 is (5-1)*3 - 6 + 3 = 9 long (PyTorch: 9); MLX returns 5. With padding 4
    (7 long) it raises "[conv] Spatial dimensions of input after padding cannot be smaller than
@@ -37,6 +38,11 @@ PARTS = {
     "grad_input with output_padding": "import mlx.core as mx\n"
     "f = lambda x: mx.conv_transpose2d(x, mx.ones((1, 2, 2, 1)), stride=2, output_padding=1)\n"
     "x = mx.ones((1, 3, 3, 1))\n_, (g,) = mx.vjp(f, [x], [mx.ones(f(x).shape)])\n"
+    "print('ok' if g.shape == x.shape else f'grad shape {g.shape}, input {x.shape}')",
+    "grad with output_padding, 3-D": "import mlx.core as mx\n"
+    "f = lambda x: mx.conv_transpose3d(x, mx.ones((1, 3, 1, 2, 1)), stride=(1, 1, 3), padding=1, "
+    "output_padding=(0, 0, 2))\n"
+    "x = mx.ones((1, 1, 3, 3, 1))\n_, (g,) = mx.vjp(f, [x], [mx.ones(f(x).shape)])\nmx.eval(g)\n"
     "print('ok' if g.shape == x.shape else f'grad shape {g.shape}, input {x.shape}')",
     "padding beyond the kernel": "import mlx.core as mx\n"
     "y = mx.conv_transpose1d(mx.ones((1, 5, 1)), mx.ones((1, 3, 1)), stride=3, padding=3)\n"
