@@ -9,7 +9,8 @@
    unsupported data type".
 3. The gradient with respect to the input (`mx.vjp`) of a call with output_padding has the
    wrong shape: x (1, 3, 3, 1), stride 2, output_padding 1 gives a (1, 2, 2, 1) gradient; in 3-D
-   (`tconv fuzz`) the vjp raises broadcast errors or, on other shapes, returns wrong values.
+   (`tconv fuzz`), with a padding also beyond a one-tap dim (4. below), the vjp raises broadcast
+   errors or, on other shapes, returns wrong values.
 4. A padding (crop) beyond dilation * (kernel - 1) gives a result too short: length 5, kernel
    3, stride 3, padding 3 is (5-1)*3 - 6 + 3 = 9 long (PyTorch: 9); MLX returns 5. With padding 4
    (7 long) it raises "[conv] Spatial dimensions of input after padding cannot be smaller than
