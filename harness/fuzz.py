@@ -33,7 +33,6 @@ from harness.runner import Row, adapter_row, gradient_rows, label
 from harness.workers import FUZZ_TIMEOUT, Job, Worker, process_group, release_compiled_functions
 
 DATABASE = Path(".tconv/fuzz-db")
-JOB_TIMEOUT = FUZZ_TIMEOUT  # seconds a drawn layer may take on one adapter before its worker is killed (`--timeout`)
 
 
 class Finding(Exception):
@@ -91,7 +90,7 @@ class IsolatedRows:
     AMX bfloat16 input gradient of some layers) ended the whole campaign with nothing written."""
 
     def __init__(self, *, plugins: Sequence[Path] = (), log: Path | None = None,
-                 timeout: float = JOB_TIMEOUT) -> None:
+                 timeout: float = FUZZ_TIMEOUT) -> None:
         self.plugins, self.log, self.timeout = list(plugins), log, timeout
         self.workers: dict[str, Worker] = {}
         self.stop = threading.Event()

@@ -18,7 +18,8 @@ from rich.table import Table
 
 from adapters.base import Adapter
 from harness.discrepancies import KnownDiscrepancies
-from harness.fuzz import JOB_TIMEOUT, Finding, IsolatedRows, Stats, fuzz, write_finding
+from harness.fuzz import Finding, IsolatedRows, Stats, fuzz, write_finding
+from harness.workers import FUZZ_TIMEOUT
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>tconv fuzz findings</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:80em}}table{{border-collapse:collapse}}
@@ -45,7 +46,7 @@ def findings_page(findings: Sequence[tuple[Finding, Path]], summary: str) -> str
 def run_fuzz(adapters: Sequence[Adapter], *, budget: int, seconds: float | None, seed: int, dtypes: tuple[str, ...],
              checks: tuple[str, ...], known: KnownDiscrepancies, out: Path, database: Path | None,
              environment: dict[str, str], special: bool = False, large: bool = False, quiet: bool = False,
-             plugins: Sequence[Path] = (), log: Path | None = None, timeout: float = JOB_TIMEOUT) -> int:
+             plugins: Sequence[Path] = (), log: Path | None = None, timeout: float = FUZZ_TIMEOUT) -> int:
     """Fuzz with the adapters in worker processes (a crash is a finding, not the end of the run),
     write what was found, print the summary; the exit status."""
     console = RichConsole(highlight=False, stderr=False)

@@ -29,7 +29,7 @@ from itertools import product
 import numpy as np
 
 from harness.geometry import Window, full_length
-from harness.oracle import IntOrSeq, _per_dim, gemm_operands, output_windows
+from harness.oracle import IntOrSeq, _per_dim, grouped, kernel_taps, output_windows
 
 CHECKS = ("forward", "grad_input", "grad_weight", "grad_bias")
 
@@ -59,13 +59,6 @@ def tap_box(tap: tuple[int, ...], windows: tuple[Window, ...], full: list[int], 
     return tuple(inputs), tuple(positions)
 
 
-def _grouped(a: np.ndarray, groups: int) -> np.ndarray:
-    """(N, C, *box) as (g, C/g, N * box pixels), the GEMM operand layout of `oracle.gemm_operands`."""
-    n, c, *box = a.shape
-    return a.reshape(n, groups, c // groups, int(np.prod(box))).transpose(1, 2, 0, 3).reshape(
-        groups, c // groups, n * int(np.prod(box)))
-
-
 def gradients(
     x: np.ndarray,
     w: np.ndarray,
@@ -92,7 +85,7 @@ def gradients(
         raise ValueError(f"upstream gradient of shape {g.shape} for an output of "
                          f"{(n, c_out_g * groups, *(v.length for v in windows))}")
     full = [full_length(L, k, s, d) for L, k, s, d in zip(in_sizes, k_sizes, strides, dilations)]
-    _, w_taps = gemm_operands(x, w, groups)  # the oracle's GEMM operands: (taps..., g, C_out/g, C_in/g)
+    w_taps = kernel_taps(w, groups)  # the oracle's GEMM operand: (taps..., g, C_out/g, C_in/g)
     grad_x = np.zeros((groups, c_in_g, n, *in_sizes))
     grad_w = np.zeros((groups, c_in_g, c_out_g, *k_sizes))
     for tap in product(*(range(k) for k in k_sizes)):
@@ -100,8 +93,8 @@ def gradients(
         if box is None:
             continue
         inputs, positions = box
-        g_mat = _grouped(g[(Ellipsis, *positions)], groups)  # (g, C_out/g, N * box pixels)
-        x_mat = _grouped(x[(Ellipsis, *inputs)], groups)  # (g, C_in/g, N * box pixels)
+        g_mat = grouped(g[(Ellipsis, *positions)], groups)  # (g, C_out/g, N * box pixels)
+        x_mat = grouped(x[(Ellipsis, *inputs)], groups)  # (g, C_in/g, N * box pixels)
         sizes = [i.stop - i.start for i in inputs]
         grad_x[(Ellipsis, *inputs)] += np.matmul(w_taps[tap].transpose(0, 2, 1), g_mat).reshape(
             groups, c_in_g, n, *sizes)  # (g, C_in/g, C_out/g) @ (g, C_out/g, N*P)

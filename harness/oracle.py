@@ -91,19 +91,26 @@ def output_windows(
     )
 
 
-def gemm_operands(x: np.ndarray, w: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """`x` as (g, C_in/g, N * pixels): one GEMM per tap covers the whole batch and every group;
-    `w` as (taps..., g, C_out/g, C_in/g): each tap's weights, ready to multiply it from the left.
+def grouped(a: np.ndarray, groups: int) -> np.ndarray:
+    """(N, C, *sizes) as (g, C/g, N * pixels): one GEMM per tap covers the whole batch and every group.
 
-    Sizes are spelled out (no -1): with N, C_in or C_out 0 the array is empty and -1 is ambiguous.
-    An empty C_in makes every GEMM a sum of no terms (zeros), so the result is 0 + bias.
+    Sizes are spelled out (no -1): with N or C 0 the array is empty and -1 is ambiguous.
     """
-    n, c_in, *in_sizes = x.shape
-    _, c_out_g, *k_sizes = w.shape
-    c_in_g, pixels = c_in // groups, int(np.prod(in_sizes))
-    x_mat = x.reshape(n, groups, c_in_g, pixels).transpose(1, 2, 0, 3).reshape(groups, c_in_g, n * pixels)
-    w_taps = np.moveaxis(w.reshape(groups, c_in_g, c_out_g, *k_sizes), (0, 1, 2), (-3, -1, -2))
-    return x_mat, w_taps
+    n, c, *sizes = a.shape
+    pixels = int(np.prod(sizes))
+    return a.reshape(n, groups, c // groups, pixels).transpose(1, 2, 0, 3).reshape(groups, c // groups, n * pixels)
+
+
+def kernel_taps(w: np.ndarray, groups: int) -> np.ndarray:
+    """`w` as (taps..., g, C_out/g, C_in/g): each tap's weights, ready to multiply `grouped(x)` from the left."""
+    c_in, c_out_g, *k_sizes = w.shape
+    return np.moveaxis(w.reshape(groups, c_in // groups, c_out_g, *k_sizes), (0, 1, 2), (-3, -1, -2))
+
+
+def gemm_operands(x: np.ndarray, w: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """`grouped(x)` and `kernel_taps(w)`. An empty C_in makes every GEMM a sum of no terms (zeros), so the
+    result is 0 + bias."""
+    return grouped(x, groups), kernel_taps(w, groups)
 
 
 def full_result_per_tap(x: np.ndarray, w: np.ndarray, *, stride: Sequence[int], dilation: Sequence[int],
