@@ -12,23 +12,14 @@ Exit status 1 while group 1's bfloat16 output has NaN.
 
 import sys
 
-import ml_dtypes
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
+from _openvino import infer, tensor
 from _platform import describe
 
 X = np.array([[[[[0.04638672, np.inf, 0.13671875]]], [[[-1.6953125, 0.6015625, 0.24316406]]]]], np.float32)
 W = np.array([1.421875, -0.6171875], np.float32).reshape(2, 1, 1, 1, 1, 1)  # (groups, C_in/g, C_out/g, k...)
-
-
-def tensor(values, bf16):
-    """An OpenVINO tensor, bfloat16 written by its bits (the API takes no ml_dtypes arrays)."""
-    if not bf16:
-        return ov.Tensor(np.ascontiguousarray(values))
-    made = ov.Tensor(ov.Type.bf16, ov.Shape(list(values.shape)))
-    made.data.view(np.uint16)[...] = values.astype(ml_dtypes.bfloat16).view(np.uint16)
-    return made
 
 
 def group_1(bf16):
@@ -36,11 +27,7 @@ def group_1(bf16):
     y = ops.group_convolution_backprop_data(x, ops.constant(tensor(W, bf16)), [1, 1, 2],
                                             ops.constant(np.array([1, 1, 6], np.int64)), pads_begin=[0, 0, 0],
                                             pads_end=[0, 0, 0], dilations=[1, 1, 1], auto_pad="same_lower")
-    compiled = ov.Core().compile_model(ov.Model([y], [x]), "CPU", {"INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32"})
-    request = compiled.create_infer_request()
-    request.infer([tensor(X, bf16)])
-    out = np.array(request.get_output_tensor(0).data, copy=True)
-    return (out.view(ml_dtypes.bfloat16) if bf16 else out).astype(np.float32)[0, 1].ravel()
+    return infer(ov.Model([y], [x]), X, bf16)[0, 1].ravel()
 
 
 print(f"openvino {ov.__version__}; {describe('CPU plugin, bf16')}")
