@@ -40,11 +40,15 @@ def describe(path: str) -> str:
 def dies_by_signal(code: str) -> int:
     """A crash reproducer's exit status: `code` runs in a child Python, and the status is 1 while
     that process dies by a signal (a segfault), 0 once it finishes. A Python error in it (a
-    changed API) is raised: that is not the finding."""
+    changed API) is raised: that is not the finding. The child imports the reproducers' shared
+    helpers (`_openvino`) as the scripts do: their folder is on its path."""
+    import os
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    folder = os.path.dirname(os.path.abspath(__file__))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [folder, os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     if done.returncode > 0:
         raise RuntimeError(f"the layer raised instead of running:\n{done.stderr[-2000:]}")
     print(done.stdout.strip() or f"the process died: signal {-done.returncode}")

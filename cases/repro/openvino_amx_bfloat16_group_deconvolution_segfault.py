@@ -17,23 +17,16 @@ import openvino as ov
 from _platform import describe, dies_by_signal
 
 LAYER = """
-import ml_dtypes
 import numpy as np
 import openvino as ov
 import openvino.opset13 as ops
-
-def bfloat16_tensor(values):
-    array = np.ascontiguousarray(values.astype(ml_dtypes.bfloat16))
-    tensor = ov.Tensor(ov.Type.bf16, ov.Shape(list(array.shape)))
-    tensor.data.view(np.uint16)[...] = array.view(np.uint16)  # by its bits: the API takes no ml_dtypes arrays
-    return tensor
+from _openvino import infer, tensor
 
 x = ops.parameter([1, 2, 1, 5], ov.Type.bf16, name="x")
-w = ops.constant(bfloat16_tensor(np.random.default_rng(1).standard_normal((2, 1, 2, 4, 1))))
+w = ops.constant(tensor(np.random.default_rng(1).standard_normal((2, 1, 2, 4, 1)), bf16=True))
 y = ops.group_convolution_backprop_data(x, w, [1, 1], ops.constant(np.array([1, 5], np.int64)), pads_begin=[0, 0],
                                         pads_end=[0, 0], dilations=[3, 1], auto_pad="same_lower")
-compiled = ov.Core().compile_model(ov.Model([y], [x]), "CPU", {"INFERENCE_PRECISION_HINT": "bf16"})
-result = compiled(bfloat16_tensor(np.random.default_rng(0).standard_normal((1, 2, 1, 5))))[0]
+result = infer(ov.Model([y], [x]), np.random.default_rng(0).standard_normal((1, 2, 1, 5)), bf16=True)
 print("result shape:", result.shape)
 """
 
