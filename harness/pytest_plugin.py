@@ -35,6 +35,7 @@ import os
 import sys
 import warnings
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("tconv_known", default="", help="known-discrepancy table for the tconv items")
     parser.addini("tconv_baseline", default="",
                   help="report the tconv items' rows are compared with at the end (see --tconv-baseline)")
+    parser.addini("tconv_lean_xdist", type="bool", default=True,
+                  help="under xdist, a tconv item's passing setup and teardown reports and its logstart stay "
+                       "in the worker (they say nothing; off by itself with --junitxml or --report-log, which "
+                       "read every phase)")
 
 
 def _roots(config: pytest.Config) -> list[Path]:
@@ -193,11 +198,24 @@ def pytest_configure(config: pytest.Config) -> None:
 
         import_first(a.framework for a in state.adapters)  # one process may run every framework in turn
     config.stash[_STATE] = state
-    config.pluginmanager.register(_Reporter(state), "tconv-reporter")
+    if hasattr(config, "workerinput"):  # the controller gathers the rows and writes the report
+        if _lean_xdist(config):
+            from harness.xdist_scheduling import keep_worker_messages_lean
+
+            keep_worker_messages_lean(config, lambda item: isinstance(item, CaseItem))
+    else:
+        config.pluginmanager.register(_Reporter(state), "tconv-reporter")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_Scheduling(), "tconv-xdist-scheduling")
     for framework in dict.fromkeys([*FRAMEWORKS, *(a.framework for a in state.adapters)]):
         config.addinivalue_line("markers", f"{framework}: tconv items run by {framework}'s adapters")
+
+
+def _lean_xdist(config: pytest.Config) -> bool:
+    """Whether the workers may keep a tconv item's silent setup and teardown reports (the ini's
+    `tconv_lean_xdist`): not when a JUnit XML or report log is written, which read every phase."""
+    writes_every_phase = getattr(config.option, "xmlpath", None) or getattr(config.option, "reportlog", None)
+    return bool(config.getini("tconv_lean_xdist")) and not writes_every_phase
 
 
 def _skip_interpreter_teardown() -> None:
@@ -346,6 +364,11 @@ class _Reporter:
 
     def __init__(self, state: _Session) -> None:
         self.state = state
+        self.baseline: Future[Any] | None = None
+        if state.baseline is not None:  # read while the items run, not on the session's tail
+            reading = ThreadPoolExecutor(1, thread_name_prefix="tconv-baseline")
+            self.baseline = reading.submit(_read_baseline, state.baseline)
+            reading.shutdown(wait=False)
         self.encoded: list[str] = []
         self._decoded: list[Any] = []
         self.written: dict[str, Path] = {}
@@ -368,8 +391,8 @@ class _Reporter:
 
         rows = self.rows()
         env = environment(["pytest", *config.invocation_params.args])
-        if self.state.baseline is not None and rows:
-            self.comparison = _compared(rows, env, self.state.baseline)
+        if self.baseline is not None and rows:
+            self.comparison = _compared(rows, env, self.baseline.result())
             if self.comparison.worse_lines() and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if config.option.tconv_report:
@@ -394,13 +417,21 @@ class _Reporter:
             terminalreporter.write_line(f"tconv: {len(rows)} rows ({counts}); report: {where}")
 
 
-def _compared(rows: list[Any], env: dict[str, str], baseline: Path) -> Any:
-    """The run's rows against the baseline report, on the rows both have (a run of some files,
-    adapters or `-k` selections compares those; the rest is neither worse nor vanished)."""
-    from harness.compare import compare_reports
-    from harness.report import read_report, rows_frame
+def _read_baseline(baseline: Path) -> tuple[Any, dict[str, str]]:
+    """The baseline report's rows and environment (`harness.report.read_report`)."""
+    from harness.report import read_report
 
     base, base_env, _ = read_report(baseline)
+    return base, base_env
+
+
+def _compared(rows: list[Any], env: dict[str, str], baseline: tuple[Any, dict[str, str]]) -> Any:
+    """The run's rows against the baseline report's, on the rows both have (a run of some files,
+    adapters or `-k` selections compares those; the rest is neither worse nor vanished)."""
+    from harness.compare import compare_reports
+    from harness.report import rows_frame
+
+    base, base_env = baseline
     new = rows_frame(rows, env)
     return compare_reports(base, new, base_environment=base_env, new_environment=env, only_new_adapters=True)
 

@@ -14,10 +14,20 @@ item's group by appending `@group` to its node id in the worker, and writes the 
 field, which pytest 9.2's structured node ids (`_id`) no longer read. Nothing fails: the groups are
 simply spread over the workers (pytest-xdist issue #1386, open; the fix, PR #1388, is not
 released). `group_node_ids` writes the suffix where pytest 9.2 keeps the id.
+
+Each item a worker runs costs six messages to the controller (logstart, three phase reports,
+logfinish, protocol complete), each serialized by execnet in Python, written and flushed on its
+own, and decoded and dispatched through the hooks on the other side. A tconv item has no fixtures:
+its setup and teardown pass with nothing to say, and its row travels in the call report.
+`keep_worker_messages_lean` keeps those two reports and the logstart (which only the terminal's
+verbose path prefix reads) in the worker; logfinish (the progress percentage) and every report
+that failed, was skipped or captured output still go. The built-in matrix under `-n 2`, warm:
+40.6 / 38.9 s -> 36.7 / 35.5 s, the controller's CPU 13.8 -> 9.0 s (Xeon, 2 cores).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from xdist.scheduler import LoadGroupScheduling
@@ -78,3 +88,31 @@ class CountingLoadGroupScheduling(LoadGroupScheduling):
             self._pending.pop(id(workload), None)
         self._positions.pop(node, None)
         return crashed
+
+
+def keep_worker_messages_lean(config: Any, lean: Callable[[Any], bool]) -> bool:
+    """In an xdist worker, send no logstart and no passing, silent setup or teardown report for
+    the items `lean` picks (see the module docstring); returns whether xdist's worker messenger
+    was found. The controller's terminal output is the same, line for line."""
+    interactor = next((p for p in config.pluginmanager.get_plugins()
+                       if type(p).__name__ == "WorkerInteractor" and hasattr(p, "sendevent")), None)
+    if interactor is None:
+        return False
+    send = interactor.sendevent
+
+    def unread(name: str, kwargs: dict[str, Any]) -> bool:
+        index, session = getattr(interactor, "item_index", None), getattr(interactor, "session", None)
+        if not isinstance(index, int) or session is None or not lean(session.items[index]):
+            return False
+        if name == "logstart":
+            return True
+        data = kwargs.get("data") if name == "testreport" else None
+        return (isinstance(data, dict) and data.get("when") in ("setup", "teardown")
+                and data.get("outcome") == "passed" and data.get("longrepr") is None and not data.get("sections"))
+
+    def sendevent(name: str, **kwargs: Any) -> None:
+        if not unread(name, kwargs):
+            send(name, **kwargs)
+
+    interactor.sendevent = sendevent
+    return True

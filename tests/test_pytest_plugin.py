@@ -8,6 +8,7 @@ messages and the report can be checked without depending on a framework being wr
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -111,7 +112,8 @@ def test_xdist_workers_send_their_rows_to_the_report(project: Path, monkeypatch:
     pytest.importorskip("xdist")
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
     # conftest.py loads before tconv's handler registers; its folder's weakref finalizer may have registered before
-    (project / "conftest.py").write_text("import tempfile\nKEPT = tempfile.TemporaryDirectory()\n", encoding="utf-8")
+    (project / "conftest.py").write_text("import tempfile\nKEPT = tempfile.TemporaryDirectory()\n" + RECEIVED,
+                                         encoding="utf-8")
     (project / "test_other.py").write_text(
         "import atexit, pathlib\n"
         "from conftest import KEPT\n"
@@ -128,6 +130,31 @@ def test_xdist_workers_send_their_rows_to_the_report(project: Path, monkeypatch:
     assert folder.is_absolute() and not folder.exists()
     assert (project / "atexit-ran.txt").read_text(encoding="utf-8") == "yes"
     assert (project / "wait.txt").read_text(encoding="utf-8") == "PASSIVE"
+    # What the controller heard (`keep_worker_messages_lean`): a tconv item's call report (its row) and
+    # logfinish (the progress), not its silent setup and teardown reports or its logstart; other tests all
+    received = json.loads((project / "received.json").read_text(encoding="utf-8"))
+    items = 3 * NUMPY_ADAPTERS + 1
+    assert received["tconv"] == {"call": items, "logfinish": items}, received
+    assert received["other"] == {"setup": 1, "call": 1, "teardown": 1, "logstart": 1, "logfinish": 1}, received
+
+
+# A conftest's hooks on the controller: the messages it received per kind of item, written at the end.
+RECEIVED = """
+import collections, json
+SEEN = collections.defaultdict(collections.Counter)
+def _kind(nodeid):
+    return "other" if "test_other" in nodeid else "tconv"
+def pytest_runtest_logreport(report):
+    SEEN[_kind(report.nodeid)][report.when] += 1
+def pytest_runtest_logstart(nodeid):
+    SEEN[_kind(nodeid)]["logstart"] += 1
+def pytest_runtest_logfinish(nodeid):
+    SEEN[_kind(nodeid)]["logfinish"] += 1
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):
+        with open("received.json", "w") as handle:
+            json.dump(SEEN, handle)
+"""
 
 
 def test_the_ini_option_lists_case_folders_once(project: Path) -> None:
@@ -221,3 +248,14 @@ def test_a_row_worse_than_the_baseline_fails_the_session(project: Path) -> None:
 def test_a_missing_baseline_is_a_usage_error(project: Path) -> None:
     result = child_pytest(project, "--tconv", "my_cases", "--tconv-baseline", "nope.csv", "-q")
     assert result.returncode == 4 and "--tconv-baseline: no such file: nope.csv" in result.stderr
+
+
+@pytest.mark.parametrize(("ini", "options", "lean"), [
+    (True, {}, True), (False, {}, False), (True, {"xmlpath": "junit.xml"}, False), (True, {"reportlog": "log.jsonl"}, False),
+])
+def test_lean_worker_messages_are_the_default_but_not_for_every_phase_readers(ini, options, lean) -> None:
+    """`tconv_lean_xdist` (ini, on by default) turns it off, and so do JUnit XML and report logs."""
+    from harness.pytest_plugin import _lean_xdist
+
+    config = type("Config", (), {"option": type("Options", (), options)(), "getini": lambda self, name: ini})()
+    assert _lean_xdist(config) is lean

@@ -1,6 +1,8 @@
 """The matrix's xdist scheduler (`harness.xdist_scheduling`) schedules exactly as xdist's own
 LoadGroupScheduling does: the same groups to the same workers, the same indexes, the same
-pending counts at every step, a crashed worker's work handed on; only faster."""
+pending counts at every step, a crashed worker's work handed on; only faster. A worker keeps only
+a tconv item's silent messages (`keep_worker_messages_lean`); what a user or a plugin could read
+still goes."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ pytest.importorskip("xdist")
 
 from xdist.scheduler import LoadGroupScheduling  # noqa: E402
 
-from harness.xdist_scheduling import CountingLoadGroupScheduling  # noqa: E402
+from harness.xdist_scheduling import CountingLoadGroupScheduling, keep_worker_messages_lean  # noqa: E402
 
 
 class FakeNode:
@@ -119,3 +121,49 @@ def test_loadgroup_keeps_each_group_on_one_worker(tmp_path) -> None:
         workers = {worker for worker, test, suffix in ran if test == f"test_{group}"}
         assert len(workers) == 1, f"group {group} ran on {sorted(workers)}"
         assert all(suffix == f"@{group}" for _, test, suffix in ran if test == f"test_{group}")
+
+
+class WorkerInteractor:
+    """xdist's worker messenger as `keep_worker_messages_lean` finds it: `sendevent`, the index of
+    the item running and the session's items."""
+
+    def __init__(self, items: list[str]) -> None:
+        self.sent: list[tuple[str, dict]] = []
+        self.item_index: int | None = None
+        self.session = type("Session", (), {"items": items})()
+
+    def sendevent(self, name: str, **kwargs: object) -> None:
+        self.sent.append((name, kwargs))
+
+
+def _report(when: str, outcome: str = "passed", *, longrepr: object = None, sections: list | None = None) -> dict:
+    return {"when": when, "outcome": outcome, "longrepr": longrepr, "sections": sections or []}
+
+
+def test_a_worker_keeps_only_a_lean_items_silent_messages() -> None:
+    interactor = WorkerInteractor(["case[numpy.matrix]", "tests/test_x.py::test_x"])
+    manager = type("Manager", (), {"get_plugins": lambda self: [object(), interactor]})()
+    config = type("Config", (), {"pluginmanager": manager})()
+    assert keep_worker_messages_lean(config, lambda item: item.startswith("case"))
+    messages = [("logstart", {}), ("testreport", {"data": _report("setup")}), ("testreport", {"data": _report("call")}),
+                ("testreport", {"data": _report("teardown")}), ("logfinish", {}),
+                ("runtest_protocol_complete", {"item_index": 0})]
+    noisy = [("testreport", {"data": _report("setup", "failed", longrepr="boom")}),
+             ("testreport", {"data": _report("setup", "skipped", longrepr=("f", 1, "why"))}),
+             ("testreport", {"data": _report("teardown", sections=[("Captured stdout call", "hi")])})]
+    for index in (0, 1):
+        interactor.item_index = index
+        for name, kwargs in messages + noisy:
+            interactor.sendevent(name, **kwargs)
+    lean = [(name, kwargs.get("data", {}).get("when")) for name, kwargs in interactor.sent[:6]]
+    assert lean == [("testreport", "call"), ("logfinish", None), ("runtest_protocol_complete", None),
+                    ("testreport", "setup"), ("testreport", "setup"), ("testreport", "teardown")]
+    assert interactor.sent[6:] == [*messages, *noisy]  # another item's messages: every one
+    interactor.item_index = None  # between items (collection, the session's end): everything goes
+    interactor.sendevent("logstart", nodeid="x")
+    assert interactor.sent[-1] == ("logstart", {"nodeid": "x"})
+
+
+def test_without_xdists_messenger_nothing_is_changed() -> None:
+    manager = type("Manager", (), {"get_plugins": lambda self: [object()]})()
+    assert not keep_worker_messages_lean(type("Config", (), {"pluginmanager": manager})(), lambda item: True)
