@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,16 @@ def content_key(case: Case) -> tuple[object, ...]:
         digest.update(array_bytes(values) + b"|")
     parameters = {k: v for k, v in case.oracle_kwargs().items() if k != "bias"}  # the padding word included
     return (case.file, case.id, case.dtype, repr(parameters), case.gradual_underflow, digest.hexdigest())
+
+
+def nonfinite_kinds(values: np.ndarray | None) -> str:
+    """The non-finite values an array holds, as a case parameter: `nan`, `inf`, `-inf` joined by
+    ", " in that order, or `no`. Known discrepancies that only such data shows name them (a
+    converter that turns an inf constant into FLT_MAX: `when: {nonfinite_kernel: "*inf*"}`)."""
+    if values is None or values.size == 0 or np.isfinite(values).all():
+        return "no"
+    kinds = [("nan", np.isnan(values).any()), ("inf", np.isposinf(values).any()), ("-inf", np.isneginf(values).any())]
+    return ", ".join(name for name, present in kinds if present)
 
 
 def _fmt_seq(values: tuple[int, ...]) -> str:
@@ -133,6 +144,16 @@ class Case:
                 return True
         return False
 
+    @cached_property
+    def nonfinite_input(self) -> str:
+        """`nonfinite_kinds` of the input (computed once: every row of the case describes it)."""
+        return nonfinite_kinds(self.input)
+
+    @cached_property
+    def nonfinite_kernel(self) -> str:
+        """`nonfinite_kinds` of the kernel."""
+        return nonfinite_kinds(self.kernel)
+
     @property
     def negative_same_padding(self) -> bool:
         """A `same*` padding whose total crop is negative in some dim: `in * stride` is longer than
@@ -190,4 +211,6 @@ class Case:
             "in_channels": str(self.in_channels),
             "out_channels": str(self.out_channels),
             "empty": "yes" if 0 in (self.batch, self.in_channels, self.out_channels) else "no",
+            "nonfinite_input": self.nonfinite_input,
+            "nonfinite_kernel": self.nonfinite_kernel,
         }

@@ -149,3 +149,16 @@ def test_numeric_ids_are_text(write_cases) -> None:
     path = write_cases("cases:\n  - id: 7\n    input: [[1]]\n    kernel: [[1]]\n")
     (case,) = load_cases([path])
     assert case.id == "7"
+
+
+@pytest.mark.parametrize(("values", "kinds"), [
+    ([1, 2], "no"), ([1, ".nan"], "nan"), ([".inf", 1], "inf"), (["-.inf", 1], "-inf"),
+    ([".nan", "-.inf", ".inf"], "nan, inf, -inf"), (["-.inf", "-.inf"], "-inf"),
+])
+def test_the_non_finite_values_of_the_input_and_the_kernel_are_case_parameters(write_cases, values, kinds) -> None:
+    """What known entries match when only such data shows a discrepancy (`nonfinite_kernel: "*inf*"`)."""
+    text = f"cases:\n  - id: a\n    input: [[{', '.join(map(str, values))}]]\n    kernel: [[1]]\n" \
+           f"  - id: b\n    input: [[1]]\n    kernel: [[{', '.join(map(str, values))}]]\n"
+    on_input, on_kernel = (case.describe() for case in load_cases([write_cases(text)]))
+    assert (on_input["nonfinite_input"], on_input["nonfinite_kernel"]) == (kinds, "no")
+    assert (on_kernel["nonfinite_input"], on_kernel["nonfinite_kernel"]) == ("no", kinds)
