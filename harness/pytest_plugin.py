@@ -198,11 +198,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
         import_first(a.framework for a in state.adapters)  # one process may run every framework in turn
     config.stash[_STATE] = state
-    if hasattr(config, "workerinput"):  # the controller gathers the rows and writes the report
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller gathers the rows and writes the report
         if _lean_xdist(config):
             from harness.xdist_scheduling import keep_worker_messages_lean
 
-            keep_worker_messages_lean(config, lambda item: isinstance(item, CaseItem))
+            keep_worker_messages_lean(config, lambda item: isinstance(item, CaseItem),
+                                      keep_logstart=config.get_verbosity() > 0)
     else:
         config.pluginmanager.register(_Reporter(state), "tconv-reporter")
     if config.pluginmanager.hasplugin("xdist"):

@@ -19,10 +19,11 @@ Each item a worker runs costs six messages to the controller (logstart, three ph
 logfinish, protocol complete), each serialized by execnet in Python, written and flushed on its
 own, and decoded and dispatched through the hooks on the other side. A tconv item has no fixtures:
 its setup and teardown pass with nothing to say, and its row travels in the call report.
-`keep_worker_messages_lean` keeps those two reports and the logstart (which only the terminal's
-verbose path prefix reads) in the worker; logfinish (the progress percentage) and every report
-that failed, was skipped or captured output still go. The built-in matrix under `-n 2`, warm:
-40.6 / 38.9 s -> 36.7 / 35.5 s, the controller's CPU 13.8 -> 9.0 s (Xeon, 2 cores).
+`keep_worker_messages_lean` keeps those two reports and, unless the run is verbose (`-v` prints
+each item's id as it starts), the logstart in the worker; logfinish (the progress percentage) and every report
+that failed, was skipped or captured output still go. The built-in matrix under `-n 2`, warm,
+alternating runs with the ini's `tconv_lean_xdist` off and on: 40.1 / 40.4 s -> 36.5 / 37.2 s, user
+CPU 67 -> 61 s (Xeon, 2 cores).
 """
 
 from __future__ import annotations
@@ -90,10 +91,11 @@ class CountingLoadGroupScheduling(LoadGroupScheduling):
         return crashed
 
 
-def keep_worker_messages_lean(config: Any, lean: Callable[[Any], bool]) -> bool:
-    """In an xdist worker, send no logstart and no passing, silent setup or teardown report for
-    the items `lean` picks (see the module docstring); returns whether xdist's worker messenger
-    was found. The controller's terminal output is the same, line for line."""
+def keep_worker_messages_lean(config: Any, lean: Callable[[Any], bool], *, keep_logstart: bool = False) -> bool:
+    """In an xdist worker, send no passing, silent setup or teardown report, and no logstart unless
+    `keep_logstart` (a verbose run prints each item's id as it starts), for the items `lean` picks
+    (see the module docstring); returns whether xdist's worker messenger was found. The controller's
+    terminal output is the same, line for line."""
     interactor = next((p for p in config.pluginmanager.get_plugins()
                        if type(p).__name__ == "WorkerInteractor" and hasattr(p, "sendevent")), None)
     if interactor is None:
@@ -105,7 +107,7 @@ def keep_worker_messages_lean(config: Any, lean: Callable[[Any], bool]) -> bool:
         if not isinstance(index, int) or session is None or not lean(session.items[index]):
             return False
         if name == "logstart":
-            return True
+            return not keep_logstart
         data = kwargs.get("data") if name == "testreport" else None
         return (isinstance(data, dict) and data.get("when") in ("setup", "teardown")
                 and data.get("outcome") == "passed" and data.get("longrepr") is None and not data.get("sections"))

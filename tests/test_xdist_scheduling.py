@@ -167,3 +167,13 @@ def test_a_worker_keeps_only_a_lean_items_silent_messages() -> None:
 def test_without_xdists_messenger_nothing_is_changed() -> None:
     manager = type("Manager", (), {"get_plugins": lambda self: [object()]})()
     assert not keep_worker_messages_lean(type("Config", (), {"pluginmanager": manager})(), lambda item: True)
+
+
+def test_a_verbose_run_keeps_the_logstart_that_prints_each_items_id() -> None:
+    interactor = WorkerInteractor(["case[numpy.matrix]"])
+    manager = type("Manager", (), {"get_plugins": lambda self: [interactor]})()
+    keep_worker_messages_lean(type("Config", (), {"pluginmanager": manager})(), lambda item: True, keep_logstart=True)
+    interactor.item_index = 0
+    interactor.sendevent("logstart", nodeid="case[numpy.matrix]")
+    interactor.sendevent("testreport", data=_report("setup"))
+    assert interactor.sent == [("logstart", {"nodeid": "case[numpy.matrix]"})]
