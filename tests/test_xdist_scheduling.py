@@ -136,7 +136,7 @@ class WorkerInteractor:
         self.sent.append((name, kwargs))
 
 
-def _config(*plugins: object) -> object:
+def _worker_config(*plugins: object) -> object:
     """What `keep_worker_messages_lean` reads of a worker's config: the registered plugins."""
     manager = type("Manager", (), {"get_plugins": lambda self: list(plugins)})()
     return type("Config", (), {"pluginmanager": manager})()
@@ -148,7 +148,7 @@ def _report(when: str, outcome: str = "passed", *, longrepr: object = None, sect
 
 def test_a_worker_keeps_only_a_lean_items_silent_messages() -> None:
     interactor = WorkerInteractor(["case[numpy.matrix]", "tests/test_x.py::test_x"])
-    assert keep_worker_messages_lean(_config(object(), interactor), lambda item: item.startswith("case"))
+    assert keep_worker_messages_lean(_worker_config(object(), interactor), lambda item: item.startswith("case"))
     messages = [("logstart", {}), ("testreport", {"data": _report("setup")}), ("testreport", {"data": _report("call")}),
                 ("testreport", {"data": _report("teardown")}), ("logfinish", {}),
                 ("runtest_protocol_complete", {"item_index": 0})]
@@ -169,12 +169,12 @@ def test_a_worker_keeps_only_a_lean_items_silent_messages() -> None:
 
 
 def test_without_xdists_messenger_nothing_is_changed() -> None:
-    assert not keep_worker_messages_lean(_config(object()), lambda item: True)
+    assert not keep_worker_messages_lean(_worker_config(object()), lambda item: True)
 
 
 def test_a_verbose_run_keeps_the_logstart_that_prints_each_items_id() -> None:
     interactor = WorkerInteractor(["case[numpy.matrix]"])
-    keep_worker_messages_lean(_config(interactor), lambda item: True, keep_logstart=True)
+    keep_worker_messages_lean(_worker_config(interactor), lambda item: True, keep_logstart=True)
     interactor.item_index = 0
     interactor.sendevent("logstart", nodeid="case[numpy.matrix]")
     interactor.sendevent("testreport", data=_report("setup"))
