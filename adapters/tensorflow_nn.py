@@ -220,7 +220,7 @@ def graph_function(case: Case, *, explicit_padding: bool = True):
     x = np.asarray(to_channels_last(case.input), dtype=np.float64).astype(numpy_dtype(case.dtype))
     output_shape = [case.batch, *sizes, case.out_channels]
 
-    @tf.function(input_signature=[tf.TensorSpec(x.shape, getattr(tf, case.dtype))])
+    @tf.function(input_signature=[tf.TensorSpec(x.shape, getattr(tf, case.dtype))], autograph=False)  # straight-line ops
     def layer(inputs):  # noqa: ANN001, ANN202
         # constants made inside the graph (Const nodes), not captured tensors a converter sees as inputs
         w = _constant(kernel_to_spatial_out_in(case.kernel), case.dtype)

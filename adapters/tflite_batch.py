@@ -29,7 +29,7 @@ def converted_together(functions: Sequence[Callable], inputs: Sequence[np.ndarra
     tf = import_framework("tensorflow")
     specs = [tf.TensorSpec(x.shape, getattr(tf, dtype)) for x in inputs]
 
-    @tf.function(input_signature=specs)
+    @tf.function(input_signature=specs, autograph=False)  # a call per layer, no Python control flow
     def together(*xs):  # noqa: ANN002, ANN202
         return [function(x) for function, x in zip(functions, xs)]
 

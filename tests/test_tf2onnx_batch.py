@@ -91,3 +91,62 @@ def test_a_layer_tf2onnx_refuses_in_a_batch_is_left_to_its_row(monkeypatch) -> N
         assert len(alone) == 1 and not module._PREPARED
         rows_alone = [adapter_row(case, adapter) for case in cases]  # nothing prepared: each converts alone
     assert [(r.status, r.message) for r in rows] == [(r.status, r.message) for r in rows_alone]
+
+
+def _same_model(fast: bytes, default: bytes) -> tuple:
+    """What a row sees of each model (`_seen`) and their constants' values, side by side (the
+    constants sorted: tf2onnx lists its folded ones in the order of its name counter)."""
+    import onnx
+
+    def constants(model: bytes) -> list[bytes]:
+        return sorted(onnx.numpy_helper.to_array(t).tobytes() for t in onnx.load_from_string(model).graph.initializer)
+
+    return (_seen(fast), constants(fast)), (_seen(default), constants(default))
+
+
+def test_the_optimizer_run_in_place_makes_tf2onnxs_default_model() -> None:
+    """`_from_function` runs tf2onnx's optimizer without its rollback copies (`TF2ONNX_CATCH_ERRORS`):
+    the model must be the default's, operator for operator, attribute for attribute, constant for
+    constant (an optimizer left out, or a pass lost, changes the operators)."""
+    import os
+
+    import tf2onnx
+
+    from adapters import tensorflow_tf2onnx as module
+
+    cases = [c for c in CASES if module.TensorFlowTf2Onnx().supports(c) is None][::3]
+    assert len(cases) >= 8 and {c.rank for c in cases} == {1, 2, 3}
+    for case in cases:
+        layer = module.graph_function(case)[0]
+        fast = module._converted(layer)
+        default = tf2onnx.convert.from_function(layer, input_signature=layer.input_signature, opset=module.OPSET)
+        assert module._CATCH_ERRORS not in os.environ  # as it was
+        mine, theirs = _same_model(fast, default[0].SerializeToString())
+        assert mine == theirs, case.full_id
+
+
+def test_a_pass_that_raises_in_place_converts_as_tf2onnxs_default(monkeypatch) -> None:
+    """Where a pass raises without the rollback, the conversion runs again as tf2onnx's default runs
+    it (which rolls that pass back and goes on): the row gets the default's model."""
+    import os
+
+    import tf2onnx
+
+    from adapters import tensorflow_tf2onnx as module
+
+    optimize, calls = tf2onnx.optimizer.optimize_graph, []
+
+    def fails_in_place(graph, catch_errors=True, optimizers=None):  # noqa: ANN001, ANN202 - tf2onnx's signature
+        calls.append(catch_errors)
+        if not catch_errors:
+            raise RuntimeError("a pass that raised")
+        return optimize(graph, catch_errors, optimizers)
+
+    monkeypatch.setattr(tf2onnx.optimizer, "optimize_graph", fails_in_place)
+    layer = module.graph_function(next(c for c in CASES if module.TensorFlowTf2Onnx().supports(c) is None))[0]
+    model = module._converted(layer)
+    assert calls == [False, True] and module._CATCH_ERRORS not in os.environ
+    monkeypatch.setattr(tf2onnx.optimizer, "optimize_graph", optimize)
+    default = tf2onnx.convert.from_function(layer, input_signature=layer.input_signature, opset=module.OPSET)
+    mine, theirs = _same_model(model, default[0].SerializeToString())
+    assert mine == theirs
