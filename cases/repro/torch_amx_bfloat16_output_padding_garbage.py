@@ -7,7 +7,8 @@ depth position 2 is the output_padding, zeros by the definition (no tap lands th
 gives zeros). In bfloat16 on oneDNN with AMX, some calls (1 or 2 in 20 here, at random) fill it with
 garbage: values up to 2e38, as if the memory was never written. With oneDNN capped below AMX
 (ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16) none of 20 do. The fuzzed layers showed the same in TensorFlow's
-oneDNN path and in OpenVINO's jit_avx512_amx_bf16 kernel (tconv rows; not scripted here).
+oneDNN path and in OpenVINO's jit_avx512_amx_bf16 kernel
+(tensorflow_onednn_amx_bfloat16_output_padding_garbage.py, openvino_amx_bfloat16_output_padding_garbage.py).
 
 The layer runs 200 times. Exit status 1 while any result has a non-zero value in the output_padding.
 """
