@@ -64,6 +64,8 @@ _ENV_WRITE = re.compile(r"""os\.environ(?:\.setdefault\(\s*["'](\w+)["']\s*,\s*[
 # harness.environment reads it; Keras' backend is TensorFlow, as adapters.base sets it): where this
 # environment leaves one unset, every shared process sets it (a no-op for the frameworks), and a script's
 # `setdefault` to that value writes nothing, so such scripts share the default processes (a TF import each).
+# A `setdefault` of a key this environment has writes nothing either (an xdist worker that imported
+# adapters.base has KERAS_BACKEND: its Keras scripts had a process of their own, ~4.6 s of CPU).
 FRAMEWORK_DEFAULTS = {"TF_ENABLE_ONEDNN_OPTS": "1", "KERAS_BACKEND": "tensorflow"}
 
 
@@ -75,8 +77,8 @@ def _environment(path) -> tuple[tuple[str, str, str], ...]:
         default_key, default, set_key, value, popped = match.groups()
         how, key = ("setdefault", default_key) if default_key else ("set", set_key) if set_key else ("pop", popped)
         value = default if default_key else value or ""
-        if how == "setdefault" and key not in os.environ and FRAMEWORK_DEFAULTS.get(key) == value:
-            continue  # the shared processes have it already
+        if how == "setdefault" and (key in os.environ or FRAMEWORK_DEFAULTS.get(key) == value):
+            continue  # a no-op: this environment has the key (`python script.py` too), or the shared processes set it
         if key not in reproducer_batch.QUIET:
             writes.add((how, key, value))
     return tuple(sorted(writes))
@@ -225,3 +227,19 @@ def test_switches_a_script_writes_group_it() -> None:
     assert _environment(REPO / "cases" / "repro" / "onnx_output_shape_notset.py") == ()
     capped = _environment(REPO / "cases" / "repro" / "tensorflow_onednn_isa_cap.py")
     assert ("set", "ONEDNN_MAX_CPU_ISA", "AVX2") in capped and ("pop", "TF_ENABLE_ONEDNN_OPTS", "") in capped
+
+
+def test_a_setdefault_that_writes_nothing_keeps_a_script_in_the_default_processes(tmp_path, monkeypatch) -> None:
+    """`os.environ.setdefault(K, V)` changes nothing where K is set already (as in an xdist worker that
+    imported adapters.base, which sets KERAS_BACKEND) or where the shared processes set K to V; where
+    neither holds it is a switch, and the script gets processes of its own."""
+    script = tmp_path / "sets_defaults.py"
+    script.write_text('import os\nos.environ.setdefault("KERAS_BACKEND", "tensorflow")\n'
+                      'os.environ.setdefault("TCONV_TEST_SWITCH", "1")\n', encoding="utf-8")
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    monkeypatch.delenv("TCONV_TEST_SWITCH", raising=False)
+    assert _environment(script) == (("setdefault", "TCONV_TEST_SWITCH", "1"),)
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.setenv("TCONV_TEST_SWITCH", "2")  # set already: the script's setdefault keeps it
+    assert _environment(script) == ()
+    assert _environment(REPO / "cases" / "repro" / "empty_tensors.py") == ()
