@@ -10,7 +10,9 @@
 3. The gradient with respect to the input (`mx.vjp`) of a call with output_padding has the
    wrong shape: x (1, 3, 3, 1), stride 2, output_padding 1 gives a (1, 2, 2, 1) gradient; in 3-D
    (`tconv fuzz`), with a padding also beyond a one-tap dim (4. below), the vjp raises broadcast
-   errors or, on other shapes, returns wrong values.
+   errors or, on other shapes, returns wrong values; the broadcast errors come in 2-D too: x (1, 1, 3, 1),
+   a 1 x 1 kernel, stride (2, 1), padding (0, 1), output_padding (1, 0) ("Cannot broadcast array of
+   shape (1,0,1,1) into shape (1,1,1,1)"; with 2 rows of input it runs).
 4. A padding (crop) beyond dilation * (kernel - 1) gives a result too short: length 5, kernel
    3, stride 3, padding 3 is (5-1)*3 - 6 + 3 = 9 long (PyTorch: 9); MLX returns 5. With padding 4
    (7 long) it raises "[conv] Spatial dimensions of input after padding cannot be smaller than
@@ -44,6 +46,10 @@ PARTS = {
     "f = lambda x: mx.conv_transpose3d(x, mx.ones((1, 3, 1, 2, 1)), stride=(1, 1, 3), padding=1, "
     "output_padding=(0, 0, 2))\n"
     "x = mx.ones((1, 1, 3, 3, 1))\n_, (g,) = mx.vjp(f, [x], [mx.ones(f(x).shape)])\nmx.eval(g)\n"
+    "print('ok' if g.shape == x.shape else f'grad shape {g.shape}, input {x.shape}')",
+    "grad with output_padding, 2-D": "import mlx.core as mx\n"
+    "f = lambda x: mx.conv_transpose2d(x, mx.ones((1, 1, 1, 1)), stride=(2, 1), padding=(0, 1), output_padding=(1, 0))\n"
+    "x = mx.ones((1, 1, 3, 1))\n_, (g,) = mx.vjp(f, [x], [mx.ones(f(x).shape)])\nmx.eval(g)\n"
     "print('ok' if g.shape == x.shape else f'grad shape {g.shape}, input {x.shape}')",
     "padding beyond the kernel": "import mlx.core as mx\n"
     "y = mx.conv_transpose1d(mx.ones((1, 5, 1)), mx.ones((1, 3, 1)), stride=3, padding=3)\n"
