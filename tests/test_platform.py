@@ -83,7 +83,7 @@ def test_keras_runs_its_own_same_with_output_padding() -> None:
 
 
 @pytest.mark.tensorflow
-@pytest.mark.xdist_group("tensorflow-path-probes")
+@pytest.mark.xdist_group("tensorflow.conv_transpose")  # the worker of its matrix items: TF imported
 def test_tensorflow_path_follows_onednn_and_padding(tensorflow_probes) -> None:
     pytest.importorskip("tensorflow")
     from adapters.tensorflow_nn import TensorFlowConvTranspose, onednn_enabled
@@ -105,53 +105,65 @@ def test_torch_path_is_pytorchs_own_backend_choice(monkeypatch) -> None:
     assert TorchFunctional().path(case).startswith("native")
 
 
-# One process per environment runs every probe: TensorFlow's import is most of its time.
-_PATH_PROBE = """
-import json, sys, numpy as np
-from harness.casefile import case_from_mapping
-from adapters.tensorflow_nn import ADAPTERS
-import yaml
-paths = {}
-for padding in sys.argv[2:]:
-    case = case_from_mapping({"id": "p", "dtype": "float16", "padding": yaml.safe_load(padding), "stride": 2,
-                              "input": {"shape": [1, 128, 5, 5], "seed": 7, "distribution": "uniform", "low": 0, "high": 1},
-                              "kernel": {"shape": [128, 2, 3, 3], "seed": 8, "distribution": "uniform", "low": 0, "high": 1}})
-    np.save(f"{sys.argv[1]}-{len(paths)}.npy", ADAPTERS[0].run(case).astype(np.float32))
-    paths[padding] = ADAPTERS[0].path(case)
-small = case_from_mapping({"id": "p", "input": [[1., 2.], [3., 4.]], "kernel": [[1., 0.], [2., -1.]], "padding": "valid"})
-paths["float32-valid"] = ADAPTERS[0].path(small)
-print(json.dumps(paths))
-"""
 _PROBED_PADDINGS = ("valid", "[[1, 1], [1, 1]]")
 
 
-@pytest.fixture(scope="session")
-def tensorflow_probes(tmp_path_factory) -> dict[str, dict[str, object]]:
-    """What the TensorFlow adapter says and gives in a process with oneDNN as TensorFlow decides
-    (`here`) and in one started with `TF_ENABLE_ONEDNN_OPTS=0` (`eigen`): each padding's path
-    label and result, and the path of a small float32 `valid` case."""
-    pytest.importorskip("tensorflow")
-    import json
-    import os
-
+def tensorflow_paths(paddings) -> dict[str, object]:  # noqa: ANN001 - padding texts
+    """Per padding, the TensorFlow adapter's path label and result (float16, 128 channels of positive
+    data, where Eigen's float16 sums differ from oneDNN's), and the path of a small float32 `valid` case."""
     import numpy as np
+    import yaml
 
-    folder = tmp_path_factory.mktemp("tensorflow-probes")
+    from adapters.tensorflow_nn import ADAPTERS
+
+    paths: dict[str, object] = {}
+    for padding in paddings:
+        case = case_from_mapping({"id": "p", "dtype": "float16", "padding": yaml.safe_load(padding), "stride": 2,
+                                  "input": {"shape": [1, 128, 5, 5], "seed": 7, "distribution": "uniform", "low": 0,
+                                            "high": 1},
+                                  "kernel": {"shape": [128, 2, 3, 3], "seed": 8, "distribution": "uniform", "low": 0,
+                                             "high": 1}})
+        paths[padding] = (ADAPTERS[0].path(case), ADAPTERS[0].run(case).astype(np.float32))
+    small = case_from_mapping({"id": "p", "input": [[1., 2.], [3., 4.]], "kernel": [[1., 0.], [2., -1.]], "padding": "valid"})
+    paths["float32-valid"] = ADAPTERS[0].path(small)
+    return paths
+
+
+# TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, at its import: a process of its own runs it with oneDNN off.
+_CHILD_PROBE = """
+import pickle, sys
+from tests.test_platform import tensorflow_paths
+sys.stdout.buffer.write(pickle.dumps(tensorflow_paths(sys.argv[1:])))
+"""
+
+
+@pytest.fixture(scope="session")
+def tensorflow_probes() -> dict[str, dict[str, object]]:
+    """What the TensorFlow adapter says and gives with oneDNN as TensorFlow decides (`here`: this
+    process, where the switch is unset, whose TensorFlow the matrix items of its xdist group
+    imported; else a process without the switch) and in a process started with
+    `TF_ENABLE_ONEDNN_OPTS=0` (`eigen`): each padding's path label and result, and the path of a
+    small float32 `valid` case."""
+    pytest.importorskip("tensorflow")
+    import os
+    import pickle
+
     env = dict(os.environ)
     env.pop("TF_ENABLE_ONEDNN_OPTS", None)
     probes = {}
     for name, extra in (("here", {}), ("eigen", {"TF_ENABLE_ONEDNN_OPTS": "0"})):
-        done = subprocess.run([sys.executable, "-c", _PATH_PROBE, str(folder / name), *_PROBED_PADDINGS],
-                              capture_output=True, text=True, cwd=REPO, timeout=300, env={**env, **extra})
-        assert done.returncode == 0, done.stderr[-2000:]
-        probes[name] = json.loads(done.stdout.strip().splitlines()[-1])
-        for index, padding in enumerate(_PROBED_PADDINGS):
-            probes[name][padding] = (probes[name][padding], np.load(folder / f"{name}-{index}.npy"))
+        if name == "here" and "TF_ENABLE_ONEDNN_OPTS" not in os.environ:
+            probes[name] = tensorflow_paths(_PROBED_PADDINGS)
+            continue
+        done = subprocess.run([sys.executable, "-c", _CHILD_PROBE, *_PROBED_PADDINGS], capture_output=True, cwd=REPO,
+                              timeout=300, env={**env, **extra})
+        assert done.returncode == 0, done.stderr[-2000:].decode(errors="replace")
+        probes[name] = pickle.loads(done.stdout)
     return probes
 
 
 @pytest.mark.tensorflow
-@pytest.mark.xdist_group("tensorflow-path-probes")
+@pytest.mark.xdist_group("tensorflow.conv_transpose")  # the worker of its matrix items: TF imported
 @pytest.mark.parametrize("padding", _PROBED_PADDINGS, ids=["valid", "explicit-pairs"])
 def test_tensorflow_path_label_is_true(tensorflow_probes, padding) -> None:
     """The `path` label is checked against what ran: a row labelled `eigen` gives bit for bit
