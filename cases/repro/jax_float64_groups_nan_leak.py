@@ -7,7 +7,8 @@ one-tap weights [0.5, -0.6]: group 0 gives inf and group 1 gives 1.383 * -0.6 = 
 nothing of group 0. In float64 XLA's CPU backend gives [inf, NaN]: as if the groups ran as one dense
 convolution over a kernel with zeros outside each group (0 * inf = NaN). float32, float16 and bfloat16
 give [inf, -0.830]. A plain convolution shows it as well as one with lhs_dilation (a transposed
-convolution's stride).
+convolution's stride). Where both groups hold inf (x = [inf, inf]) float64 gives [NaN, NaN] for
+[inf, -inf] (seed 131).
 
 Exit status 1 while the float64 result has NaN where the float32 one is finite.
 """
@@ -23,9 +24,9 @@ import numpy as np  # noqa: E402
 from _platform import describe  # noqa: E402
 
 
-def grouped(dtype, lhs_dilation=(1, 1)) -> np.ndarray:  # noqa: ANN001
-    """Two one-channel groups, NCHW/OIHW: x = [inf, 1.383], weights [0.5, -0.6]."""
-    x = jnp.array([np.inf, 1.383], dtype).reshape(1, 2, 1, 1)
+def grouped(dtype, lhs_dilation=(1, 1), second=1.383) -> np.ndarray:  # noqa: ANN001
+    """Two one-channel groups, NCHW/OIHW: x = [inf, second], weights [0.5, -0.6]."""
+    x = jnp.array([np.inf, second], dtype).reshape(1, 2, 1, 1)
     w = jnp.array([0.5, -0.6], dtype).reshape(2, 1, 1, 1)
     y = jax.lax.conv_general_dilated(x, w, (1, 1), [(0, 0), (0, 0)], lhs_dilation=lhs_dilation, feature_group_count=2,
                                      dimension_numbers=("NCHW", "OIHW", "NCHW"))
@@ -34,8 +35,9 @@ def grouped(dtype, lhs_dilation=(1, 1)) -> np.ndarray:  # noqa: ANN001
 
 print(f"jax {jax.__version__}; {describe('XLA CPU')}")
 found = False
-for dilation in ((1, 1), (2, 2)):
-    wide, narrow = grouped(jnp.float64, dilation), grouped(jnp.float32, dilation)
+for dilation, second in (((1, 1), 1.383), ((2, 2), 1.383), ((1, 1), np.inf)):
+    wide, narrow = grouped(jnp.float64, dilation, second), grouped(jnp.float32, dilation, second)
     found |= bool((np.isnan(wide) & ~np.isnan(narrow)).any())
-    print(f"  lhs_dilation {dilation}: float64 {wide.tolist()}, float32 {[round(v, 4) for v in narrow.tolist()]}")
+    print(f"  x = [inf, {second}], lhs_dilation {dilation}: float64 {wide.tolist()}, "
+          f"float32 {[round(v, 4) for v in narrow.tolist()]}")
 sys.exit(1 if found else 0)
