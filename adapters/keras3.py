@@ -222,7 +222,7 @@ def traced_layer(case: Case, x: np.ndarray, padding: str, output_padding):  # no
     tf = import_framework("tensorflow")
     layer = built_layer(case, x.shape, padding, output_padding)
 
-    @tf.function(input_signature=[tf.TensorSpec(x.shape, getattr(tf, case.dtype))], autograph=False)  # see below
+    @tf.function(input_signature=[tf.TensorSpec(x.shape, getattr(tf, case.dtype))], autograph=False)  # a call, no control flow
     def model(inputs):  # noqa: ANN001, ANN202
         return layer(inputs)
 

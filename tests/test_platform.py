@@ -131,9 +131,9 @@ def tensorflow_paths(paddings) -> dict[str, object]:  # noqa: ANN001 - padding t
 
 # TensorFlow reads TF_ENABLE_ONEDNN_OPTS once, at its import: a process of its own runs it with oneDNN off.
 _CHILD_PROBE = """
-import pickle, sys
+import base64, pickle, sys
 from tests.test_platform import tensorflow_paths
-sys.stdout.buffer.write(pickle.dumps(tensorflow_paths(sys.argv[1:])))
+print(base64.b64encode(pickle.dumps(tensorflow_paths(sys.argv[1:]))).decode())  # the last line, whatever else is printed
 """
 
 
@@ -145,6 +145,7 @@ def tensorflow_probes() -> dict[str, dict[str, object]]:
     `TF_ENABLE_ONEDNN_OPTS=0` (`eigen`): each padding's path label and result, and the path of a
     small float32 `valid` case."""
     pytest.importorskip("tensorflow")
+    import base64
     import os
     import pickle
 
@@ -155,10 +156,10 @@ def tensorflow_probes() -> dict[str, dict[str, object]]:
         if name == "here" and "TF_ENABLE_ONEDNN_OPTS" not in os.environ:
             probes[name] = tensorflow_paths(_PROBED_PADDINGS)
             continue
-        done = subprocess.run([sys.executable, "-c", _CHILD_PROBE, *_PROBED_PADDINGS], capture_output=True, cwd=REPO,
-                              timeout=300, env={**env, **extra})
-        assert done.returncode == 0, done.stderr[-2000:].decode(errors="replace")
-        probes[name] = pickle.loads(done.stdout)
+        done = subprocess.run([sys.executable, "-c", _CHILD_PROBE, *_PROBED_PADDINGS], capture_output=True, text=True,
+                              cwd=REPO, timeout=300, env={**env, **extra})
+        assert done.returncode == 0, done.stderr[-2000:]
+        probes[name] = pickle.loads(base64.b64decode(done.stdout.strip().splitlines()[-1]))
     return probes
 
 
