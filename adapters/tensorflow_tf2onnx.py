@@ -13,9 +13,7 @@ the runtime. The adapter crops TF's result to the canonical window as that adapt
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import re
 import warnings
 from collections.abc import Callable, Sequence
@@ -31,6 +29,7 @@ from adapters.onnx_runtime import cpu_session
 from adapters.padding import canonical_spans, describe_reslice, to_canonical_window
 from adapters.tensorflow_nn import _TensorFlowTranspose, graph_function, graph_supports
 from adapters.tf_prepared import Prepared, graph_layers, keras_layers
+from harness import machine
 from harness.case import Case
 
 OPSET = 17
@@ -56,27 +55,13 @@ def _from_function(function, specs):  # noqa: ANN001, ANN202 - a tf.function and
     with warnings.catch_warnings():  # tf2onnx's own deprecation notices about TF APIs
         warnings.simplefilter("ignore")
         try:
-            with _environment(_CATCH_ERRORS, "FALSE"):
+            with machine.switched({_CATCH_ERRORS: "FALSE"}):  # tf2onnx reads it on each conversion
                 return tf2onnx.convert.from_function(function, input_signature=specs, opset=OPSET)[0]
         except Exception:  # noqa: BLE001 - a pass that raised, or a refusal: tf2onnx's default decides
             return tf2onnx.convert.from_function(function, input_signature=specs, opset=OPSET)[0]
 
 
 _CATCH_ERRORS = "TF2ONNX_CATCH_ERRORS"
-
-
-@contextlib.contextmanager
-def _environment(key: str, value: str):  # noqa: ANN202
-    """`key` set to `value` for the block (tf2onnx reads its switch on each conversion), then as it was."""
-    before = os.environ.get(key)
-    os.environ[key] = value
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = before
 
 
 def _converted_together(functions: Sequence[Callable], inputs: Sequence[np.ndarray], dtype: str) -> list[bytes]:

@@ -14,8 +14,10 @@ framework, so describing the machine is cheap and safe.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
 
@@ -127,3 +129,19 @@ def facts() -> dict[str, str]:
     for name, value in switches().items():
         data[f"switch_{name}"] = value
     return data
+
+
+@contextlib.contextmanager
+def switched(values: Mapping[str, str]) -> Iterator[None]:
+    """These environment switches set for the block (read by tconv or a framework as it runs), then
+    each as it was, unset where it was unset."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

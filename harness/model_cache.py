@@ -68,17 +68,8 @@ def enabled() -> bool:
 def disabled(*, jax: bool = False) -> Iterator[None]:
     """No model cache inside (and no JAX compilation cache with `jax`): the fuzzer's layers never
     come back, the bench times conversions, `tconv run --no-cache` wants both off."""
-    names = [SWITCH, *([JAX_SWITCH] if jax else [])]
-    before = {name: os.environ.get(name) for name in names}
-    os.environ.update(dict.fromkeys(names, "0"))
-    try:
+    with machine.switched(dict.fromkeys([SWITCH, *([JAX_SWITCH] if jax else [])], "0")):
         yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def folder() -> Path:
