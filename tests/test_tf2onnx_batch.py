@@ -93,15 +93,21 @@ def test_a_layer_tf2onnx_refuses_in_a_batch_is_left_to_its_row(monkeypatch) -> N
     assert [(r.status, r.message) for r in rows] == [(r.status, r.message) for r in rows_alone]
 
 
-def _same_model(fast: bytes, default: bytes) -> tuple:
-    """What a row sees of each model (`_seen`) and their constants' values, side by side (the
-    constants sorted: tf2onnx lists its folded ones in the order of its name counter)."""
+def _beside_the_default(model: bytes, layer) -> tuple:  # noqa: ANN001 - a traced tf.function
+    """What a row sees of `model` (`_seen`) and its constants' values, beside the same of tf2onnx's
+    default conversion of `layer` (the constants sorted: tf2onnx lists its folded ones in the order
+    of its name counter)."""
     import onnx
+    import tf2onnx
 
-    def constants(model: bytes) -> list[bytes]:
-        return sorted(onnx.numpy_helper.to_array(t).tobytes() for t in onnx.load_from_string(model).graph.initializer)
+    from adapters.tensorflow_tf2onnx import OPSET
 
-    return (_seen(fast), constants(fast)), (_seen(default), constants(default))
+    def view(made: bytes) -> tuple:
+        constants = onnx.load_from_string(made).graph.initializer
+        return _seen(made), sorted(onnx.numpy_helper.to_array(t).tobytes() for t in constants)
+
+    default = tf2onnx.convert.from_function(layer, input_signature=layer.input_signature, opset=OPSET)[0]
+    return view(model), view(default.SerializeToString())
 
 
 def test_the_optimizer_run_in_place_makes_tf2onnxs_default_model() -> None:
@@ -110,8 +116,6 @@ def test_the_optimizer_run_in_place_makes_tf2onnxs_default_model() -> None:
     constant (an optimizer left out, or a pass lost, changes the operators)."""
     import os
 
-    import tf2onnx
-
     from adapters import tensorflow_tf2onnx as module
 
     cases = [c for c in CASES if module.TensorFlowTf2Onnx().supports(c) is None][::3]
@@ -119,9 +123,8 @@ def test_the_optimizer_run_in_place_makes_tf2onnxs_default_model() -> None:
     for case in cases:
         layer = module.graph_function(case)[0]
         fast = module._converted(layer)
-        default = tf2onnx.convert.from_function(layer, input_signature=layer.input_signature, opset=module.OPSET)
         assert module._CATCH_ERRORS not in os.environ  # as it was
-        mine, theirs = _same_model(fast, default[0].SerializeToString())
+        mine, theirs = _beside_the_default(fast, layer)
         assert mine == theirs, case.full_id
 
 
@@ -147,6 +150,5 @@ def test_a_pass_that_raises_in_place_converts_as_tf2onnxs_default(monkeypatch) -
     model = module._converted(layer)
     assert calls == [False, True] and module._CATCH_ERRORS not in os.environ
     monkeypatch.setattr(tf2onnx.optimizer, "optimize_graph", optimize)
-    default = tf2onnx.convert.from_function(layer, input_signature=layer.input_signature, opset=module.OPSET)
-    mine, theirs = _same_model(model, default[0].SerializeToString())
+    mine, theirs = _beside_the_default(model, layer)
     assert mine == theirs
