@@ -45,7 +45,7 @@ import numpy as np
 from harness.case import Case
 from harness.dtypes import largest, numpy_dtype, round_to, smallest_subnormal, smallest_normal, unit_roundoff
 from harness.oracle import conv_transpose
-from harness.structural import cross_group_nan_mask, gradient_nan_mask, structural_nan_mask
+from harness.structural import cross_group_nan_mask, foreign_nan_mask, gradient_nan_mask, structural_nan_mask
 
 
 @dataclass(frozen=True)
@@ -246,6 +246,15 @@ def flushed_gradient_references(check: str) -> Callable[[Case, np.ndarray], list
     return references
 
 
+def _finite_part(case: Case) -> np.ndarray:
+    """The oracle's sum of the magnitudes of the finite terms alone (the inf and NaN elements taken
+    as zeros): whether a position's finite terms could overflow the dtype by themselves."""
+    kwargs = case.oracle_kwargs()
+    kwargs["bias"] = None if case.bias is None else np.where(np.isfinite(case.bias), np.abs(case.bias), 0)
+    return conv_transpose(np.where(np.isfinite(case.input), np.abs(case.input), 0),
+                          np.where(np.isfinite(case.kernel), np.abs(case.kernel), 0), **kwargs)
+
+
 def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
                flushed: Callable[[Case, np.ndarray], list[np.ndarray]] = flushed_references,
                check: str = "forward") -> Verdict:
@@ -294,6 +303,13 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
         (None if check != "forward" or (leak := cross_group_nan_mask(case)) is None
          else leak & (reference.magnitude <= largest(case.dtype)),
          "NaN in a group whose own input and weights are finite (another group's inf or NaN mixed in)",
+         "NaN across groups: the implementation mixes in another group's non-finite values, which the definition "
+         "keeps apart"),
+        # (where the group holds an inf or NaN of its own too: a NaN the position's own terms cannot give, which
+        # are all finite or all of one infinite sign, and whose finite part stays within the dtype's range)
+        (None if check != "forward" or (foreign := foreign_nan_mask(case)) is None
+         else foreign & (_finite_part(case) <= largest(case.dtype)),
+         "NaN where another group's inf or NaN lies under the kernel (the position's own terms give no NaN)",
          "NaN across groups: the implementation mixes in another group's non-finite values, which the definition "
          "keeps apart"),
     ]

@@ -47,13 +47,37 @@ def _holes(case: Case, dim: int) -> np.ndarray:
     return ~real
 
 
+def _offsets(case: Case, dim: int) -> np.ndarray:
+    """(L_out, L_in) ints: how far output position p lies past input i's first tap, on the full result."""
+    window = _window(case, dim)
+    return window.start + np.arange(window.length)[:, None] - np.arange(case.input_size[dim])[None, :] * case.stride[dim]
+
+
 def _kernel_holes(case: Case, dim: int) -> np.ndarray:
     """(L_out, L_in) booleans: output position p reads input i through a zero of the dilated kernel."""
-    n, k = case.input_size[dim], case.kernel_size[dim]
-    s, d = case.stride[dim], case.dilation[dim]
-    window = _window(case, dim)
-    offset = window.start + np.arange(window.length)[:, None] - np.arange(n)[None, :] * s
-    return (offset >= 0) & (offset <= (k - 1) * d) & (offset % d != 0)
+    offset, d = _offsets(case, dim), case.dilation[dim]
+    return (offset >= 0) & (offset <= (case.kernel_size[dim] - 1) * d) & (offset % d != 0)
+
+
+def _footprint(case: Case, dim: int) -> np.ndarray:
+    """(L_out, L_in) booleans: output position p lies under input i's dilated kernel (a tap or a hole)."""
+    offset = _offsets(case, dim)
+    return (offset >= 0) & (offset <= (case.kernel_size[dim] - 1) * case.dilation[dim])
+
+
+def _spread(per_group: np.ndarray, case: Case, matrices: list[np.ndarray]) -> np.ndarray:
+    """(N, C_out, *L_out) booleans: the output channels of each group, at the positions that some
+    marked input position of the (N, g, *L_in) booleans reaches through the per-dim (L_out, L_in) matrices."""
+    reach = per_group.astype(np.float64)
+    for dim, matrix in enumerate(matrices):
+        reach = np.moveaxis(np.tensordot(reach, matrix.astype(np.float64), axes=([2 + dim], [1])), -1, 2 + dim)
+    return np.repeat(reach > 0, case.out_channels // case.groups, axis=1)
+
+
+def _bad_input_per_group(case: Case) -> np.ndarray:
+    """(N, g, *L_in) booleans: some input channel of the group holds an inf or NaN there."""
+    bad = ~np.isfinite(case.input)  # (N, C_in, *L_in)
+    return bad.reshape(case.batch, case.groups, case.in_channels // case.groups, *case.input_size).any(axis=2)
 
 
 def structural_nan_mask(case: Case) -> np.ndarray | None:
@@ -77,16 +101,7 @@ def _sizes(case: Case) -> tuple[int, ...]:
 
 def _input_mask(case: Case) -> np.ndarray:
     """Output positions reached from a non-finite input through a dilated kernel's zeros."""
-    g = case.groups
-    c_in_g, c_out_g = case.in_channels // g, case.out_channels // g
-    bad = ~np.isfinite(case.input)  # (N, C_in, *L_in)
-    per_group = bad.reshape(case.batch, g, c_in_g, *case.input_size).any(axis=2)  # (N, g, *L_in)
-    reach = per_group.astype(np.float64)
-    for dim in range(case.rank):
-        holes = _kernel_holes(case, dim).astype(np.float64)  # (L_out, L_in)
-        reach = np.moveaxis(np.tensordot(reach, holes, axes=([2 + dim], [1])), -1, 2 + dim)
-    mask = np.repeat(reach > 0, c_out_g, axis=1)  # (N, C_out, *L_out)
-    return mask
+    return _spread(_bad_input_per_group(case), case, [_kernel_holes(case, dim) for dim in range(case.rank)])
 
 
 def _kernel_mask(case: Case) -> np.ndarray:
@@ -170,3 +185,16 @@ def cross_group_nan_mask(case: Case) -> np.ndarray | None:
     mask = np.repeat(clean, c_out_g, axis=1)  # (N, C_out)
     return np.broadcast_to(mask.reshape(*mask.shape, *([1] * case.rank)),
                            (case.batch, case.out_channels, *_sizes(case)))
+
+
+def foreign_nan_mask(case: Case) -> np.ndarray | None:
+    """Booleans of the output's shape: where another group's inf or NaN input (of the same batch
+    element) lies under the kernel, as it would if the groups ran as one dense convolution over a
+    kernel with zeros between them (0 * inf = NaN). Unlike `cross_group_nan_mask` this asks nothing
+    of the group's own data: a NaN there, where the definition's own terms give none, has that
+    other group's value in it. None with one group or a finite input."""
+    if case.groups == 1 or np.isfinite(case.input).all():
+        return None
+    bad = _bad_input_per_group(case)
+    others = (bad.sum(axis=1, keepdims=True) - bad) > 0  # (N, g, *L_in): another group is bad here
+    return _spread(others, case, [_footprint(case, dim) for dim in range(case.rank)])

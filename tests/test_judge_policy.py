@@ -169,3 +169,76 @@ def test_nan_in_a_group_whose_own_data_are_finite_is_named() -> None:
     own[0, 0, 0] = np.nan  # group 0 holds the inf: a NaN there is not a leak
     assert judge_case(own, reference, case).diagnosis == ""
     assert cross_group_nan_mask(case_from_mapping({"id": "one", "input": [[[float("inf")]]], "kernel": [[[1.0]]]})) is None
+
+
+def test_nan_where_another_groups_inf_lies_under_the_kernel_is_named_even_in_a_group_with_an_inf() -> None:
+    """XLA's float64 groups run as one dense convolution: another group's inf times a zero between the
+    groups is NaN in a group that holds an inf of its own too (whose finite outputs, and its inf ones,
+    turn NaN). Named only where that inf lies under the kernel and the position's own terms give no
+    NaN, and not where its finite terms overflow the dtype by themselves."""
+    from harness.structural import foreign_nan_mask
+
+    inf = float("inf")
+    case = case_from_mapping({"id": "g", "input": [[[1.0, inf, 2.0], [inf, 1.0, 1.0]]],
+                              "kernel": [[[1.0, 2.0]], [[3.0, 4.0]]], "groups": 2})
+    # group 1's inf (position 0) lies under the kernel at outputs 0, 1; group 0's (position 1) at 1, 2
+    assert foreign_nan_mask(case)[0].tolist() == [[True, True, False, False], [False, True, True, False]]
+    reference = reference_for(case)
+    assert reference.exact[0, 0].tolist() == [1.0, inf, inf, 4.0]
+
+    def verdict_with_nan_at(position: int):
+        actual = reference.rounded.astype(np.float32).copy()
+        actual[0, 0, position] = np.nan
+        return judge_case(actual, reference, case)
+
+    for position in (0, 1):  # finite by the definition, then inf: another group's inf lies under the kernel
+        verdict = verdict_with_nan_at(position)
+        assert not verdict.passed and verdict.diagnosis.startswith("NaN across groups"), verdict
+        assert "lies under the kernel" in verdict.message and f"[0, 0, {position}]" in verdict.message
+    assert verdict_with_nan_at(3).diagnosis == ""  # no other group's inf reaches output 3
+    overflow = case_from_mapping({"id": "o", "input": [[[60000.0, inf], [inf, 1.0]]], "dtype": "float16",
+                                  "kernel": [[[2.0, 2.0]], [[3.0, 4.0]]], "groups": 2})
+    reference = reference_for(overflow)
+    actual = reference.rounded.astype(np.float16)
+    actual[0, 0, 0] = np.nan  # 60000 * 2 overflows float16 by itself: no diagnosis claims a leak
+    verdict = judge_case(actual, reference, overflow)
+    assert np.isinf(reference.rounded[0, 0, 0]) and not verdict.passed and verdict.diagnosis == "", verdict
+    actual[0, 0, 0], actual[0, 1, 1] = reference.rounded[0, 0, 0], np.nan  # but in group 1, within range: named
+    assert judge_case(actual, reference, overflow).diagnosis.startswith("NaN across groups")
+    assert foreign_nan_mask(case_from_mapping({"id": "f", "input": [[[1.0], [2.0]]], "kernel": [[[1.0]], [[1.0]]],
+                                               "groups": 2})) is None
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_foreign_reach_is_a_dense_convolution_of_the_other_groups_infs(seed: int) -> None:
+    """`foreign_nan_mask` against the oracle (which shares no geometry code with it): the other groups'
+    non-finite positions as ones, through a dense kernel of ones as wide as the dilated kernel."""
+    from harness.oracle import conv_transpose
+    from harness.structural import foreign_nan_mask
+
+    rng = np.random.default_rng(seed)
+    rank, groups = int(rng.integers(1, 4)), int(rng.integers(2, 4))
+    size = [int(rng.integers(1, 5)) for _ in range(rank)]
+    kernel = [int(rng.integers(1, 4)) for _ in range(rank)]
+    stride, dilation = [int(rng.integers(1, 4)) for _ in range(rank)], [int(rng.integers(1, 3)) for _ in range(rank)]
+    output_padding = [int(rng.integers(0, max(s, d))) for s, d in zip(stride, dilation)]
+    full = [(n - 1) * s + (k - 1) * d + 1 + p for n, s, k, d, p in zip(size, stride, kernel, dilation, output_padding)]
+    padding = [int(rng.integers(0, min((k - 1) * d, (f - 1) // 2) + 1)) for k, d, f in zip(kernel, dilation, full)]
+    x = rng.standard_normal((2, groups, *size))
+    x[rng.random(x.shape) < 0.15] = np.inf
+    case = case_from_mapping({"id": "r", "input": x.tolist(), "groups": groups, "stride": stride,
+                              "dilation": dilation, "padding": padding, "output_padding": output_padding,
+                              "kernel": rng.standard_normal((groups, 1, *kernel)).tolist()})
+    mask = foreign_nan_mask(case)
+    if not np.isinf(x).any():
+        assert mask is None
+        return
+    wide = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
+    expected = np.zeros(mask.shape, dtype=bool)
+    for group in range(groups):
+        others = np.isinf(x).astype(np.float64)
+        others[:, group] = 0
+        reach = conv_transpose(others, np.ones((groups, groups, *wide)), stride=stride, padding=padding,
+                               output_padding=output_padding)
+        expected[:, group] = reach[:, group] > 0
+    assert mask.tolist() == expected.tolist()
