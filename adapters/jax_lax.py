@@ -164,6 +164,16 @@ class _Jax(Adapter):
         """The gradient with respect to `kernel(case)` back in the canonical layout."""
         return grad
 
+    def sent(self, case: Case) -> dict[str, str]:
+        """JAX's padding as sent ('SAME', 'VALID', or the pairs of the dilated input), and whether
+        a pair shifts the window (a negative low padding with a positive high one)."""
+        padding, _ = self.plan(case)
+        if isinstance(padding, str):
+            return {"padding": padding, "shifted_window": "no"}
+        pairs = [tuple(pair) for pair in padding]
+        return {"padding": ", ".join(f"({low}, {high})" for low, high in pairs),
+                "shifted_window": "yes" if any(low < 0 < high for low, high in pairs) else "no"}
+
     def _call(self, case: Case) -> tuple[_Call, list[Span]]:
         padding, have = self.plan(case)
         padding = padding if isinstance(padding, str) else tuple(tuple(pair) for pair in padding)

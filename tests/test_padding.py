@@ -172,3 +172,17 @@ def test_torch_span_matches_torch_output_shapes() -> None:
             y = torch.nn.functional.conv_transpose1d(torch.ones(1, 1, n), torch.ones(1, 1, k), stride=s, padding=p,
                                                      output_padding=op, dilation=d)
             assert y.shape[-1] == span.length
+
+
+def test_jax_adapters_state_the_padding_they_send_and_a_shifted_window() -> None:
+    """Known entries match on what JAX was sent (`sent_shifted_window`, finding 72): a same crop that
+    reaches into output_padding past a one-tap kernel is the pair (-1, 1) there; an ordinary crop is not."""
+    from adapters.jax_lax import JaxConvGeneralDilated, JaxConvTranspose
+    from harness.casefile import case_from_mapping
+
+    shifted = case_from_mapping({"id": "s", "rank": 2, "input_size": [2, 4], "kernel_size": 1, "dilation": [1, 3],
+                                 "padding": "same", "output_padding": [0, 2]})
+    plain = case_from_mapping({"id": "p", "rank": 2, "input_size": [3, 3], "kernel_size": 3, "stride": 2, "padding": 1})
+    for adapter in (JaxConvGeneralDilated(), JaxConvTranspose()):
+        assert adapter.sent(shifted) == {"padding": "(0, 0), (-1, 1)", "shifted_window": "yes"}
+        assert adapter.sent(plain)["shifted_window"] == "no"

@@ -12,7 +12,10 @@
    (`tconv fuzz`), with a padding also beyond a one-tap dim (4. below), the vjp raises broadcast
    errors or, on other shapes, returns wrong values; the broadcast errors come in 2-D too: x (1, 1, 3, 1),
    a 1 x 1 kernel, stride (2, 1), padding (0, 1), output_padding (1, 0) ("Cannot broadcast array of
-   shape (1,0,1,1) into shape (1,1,1,1)"; with 2 rows of input it runs).
+   shape (1,0,1,1) into shape (1,1,1,1)"; with 2 rows of input it runs), and where it runs the input
+   gradient can be wrong (`tconv fuzz`, seed 181): x (1, 2, 2, 1), a 1 x 1 kernel 0.7, stride (2, 1),
+   padding (0, 1), dilation (1, 3), output_padding (1, 2): both rows of the gradient read the upstream
+   gradient's row 0 (x[1, 1]'s gradient is x[0, 1]'s), where row 1's reads row 2.
 4. A padding (crop) beyond dilation * (kernel - 1) gives a result too short: length 5, kernel
    3, stride 3, padding 3 is (5-1)*3 - 6 + 3 = 9 long (PyTorch: 9); MLX returns 5. With padding 4
    (7 long) it raises "[conv] Spatial dimensions of input after padding cannot be smaller than
@@ -51,6 +54,14 @@ PARTS = {
     "f = lambda x: mx.conv_transpose2d(x, mx.ones((1, 1, 1, 1)), stride=(2, 1), padding=(0, 1), output_padding=(1, 0))\n"
     "x = mx.ones((1, 1, 3, 1))\n_, (g,) = mx.vjp(f, [x], [mx.ones(f(x).shape)])\nmx.eval(g)\n"
     "print('ok' if g.shape == x.shape else f'grad shape {g.shape}, input {x.shape}')",
+    "grad_input values with output_padding, 2-D": "import mlx.core as mx, numpy as np\n"
+    "f = lambda x: mx.conv_transpose2d(x, mx.full((1, 1, 1, 1), 0.7), stride=(2, 1), padding=(0, 1), "
+    "dilation=(1, 3), output_padding=(1, 2))\n"
+    "rng = np.random.default_rng(0); x = mx.array(rng.standard_normal((1, 2, 2, 1)), dtype=mx.float32)\n"
+    "u = rng.standard_normal(f(x).shape).astype(np.float32)\n_, (g,) = mx.vjp(f, [x], [mx.array(u)])\n"
+    "want = np.zeros((2, 2), np.float32); want[:, 1] = 0.7 * u[0, ::2, 0, 0]\n"
+    "got = np.array(g)[0, :, :, 0]\n"
+    "print('ok' if np.allclose(got, want, atol=1e-6) else f'grad {got.tolist()}, want {want.tolist()}')",
     "padding beyond the kernel": "import mlx.core as mx\n"
     "y = mx.conv_transpose1d(mx.ones((1, 5, 1)), mx.ones((1, 3, 1)), stride=3, padding=3)\n"
     "print('ok' if y.shape[1] == 9 else f'length {y.shape[1]}, not 9')",

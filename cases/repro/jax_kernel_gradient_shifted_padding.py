@@ -1,0 +1,56 @@
+# tconv-repro: framework=jax versions=>=0.10
+"""JAX (XLA CPU): the kernel gradient of a 2-D convolution whose padding shifts the window is wrong in
+float32, float16 and bfloat16.
+
+Found by `tconv fuzz` (seed 181) on tconv's jax.conv_general_dilated and jax.conv_transpose adapters:
+a transposed convolution with a one-tap kernel, `same` padding and output_padding (0, 2) crops one
+position at the start of the width, which JAX is sent as the padding pair (-1, 1). Scripted alone on
+`jax.lax.conv_general_dilated`: x (1, 2, 2, 4), w (2, 2, 1, 1) (NCHW/OIHW), stride 1, padding
+[(0, 0), (-1, 1)]. The forward result and the input gradient are right; the kernel gradient of
+`jax.vjp` differs from the float64 one (and from central differences of the float32 forward) by up to
+about the size of the gradient itself, and under `jax.jit` some of its elements come out NaN (as if
+read from memory never written). Measured here (2-D, 2 input and 2 output channels, kernels of 1 x 1
+to 3 x 3): a pair (-a, b) with 0 < b <= a in either spatial dim gives it ((-1, 1), (-2, 1), (-2, 2));
+(-1, 2), (1, -1), (-1, 0) are right, and so are one input or one output channel, 1-D and 3-D,
+lhs_dilation 2 in that dim, and float64. bfloat16 gives float32's wrong values.
+
+Exit status 1 while the float32 kernel gradient differs from the float64 one.
+"""
+
+import sys
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+
+import numpy as np  # noqa: E402
+from _platform import describe  # noqa: E402
+
+PADDING = [(0, 0), (-1, 1)]
+
+
+def kernel_gradient(x, w, u, *, jit: bool = False) -> np.ndarray:  # noqa: ANN001
+    """d(sum(u * conv(x, w)))/dw by `jax.vjp`, NCHW/OIHW, stride 1."""
+    def conv(w):  # noqa: ANN001, ANN202
+        return jax.lax.conv_general_dilated(x, w, (1, 1), PADDING, dimension_numbers=("NCHW", "OIHW", "NCHW"))
+
+    def pullback(u):  # noqa: ANN001, ANN202
+        return jax.vjp(conv, w)[1](u)[0]
+
+    return np.asarray((jax.jit(pullback) if jit else pullback)(u), np.float64)
+
+
+rng = np.random.default_rng(0)
+x, w = rng.standard_normal((1, 2, 2, 4)), rng.standard_normal((2, 2, 1, 1))
+u = rng.standard_normal((1, 2, 2, 4))  # the output keeps the input's size: (-1, 1) shifts it by one
+wanted = kernel_gradient(x, w, u)
+print(f"jax {jax.__version__}; {describe('XLA CPU')}")
+print(f"  float64: {np.round(wanted.ravel(), 4).tolist()}")
+found = False
+for dtype in ("float32", "float16"):
+    for jit in (False, True):
+        got = kernel_gradient(x.astype(dtype), w.astype(dtype), u.astype(dtype), jit=jit)
+        wrong = not np.allclose(got, wanted, rtol=0.02, atol=0.02)
+        found |= wrong
+        print(f"  {dtype}{' under jit' if jit else ''}: {np.round(got.ravel(), 4).tolist()}{'  <- wrong' if wrong else ''}")
+sys.exit(1 if found else 0)
