@@ -14,7 +14,13 @@ to 3 x 3): a pair (-a, b) with 0 < b <= a in either spatial dim gives it ((-1, 1
 (-1, 2), (1, -1), (-1, 0) are right, and so are one input or one output channel, 1-D and 3-D,
 lhs_dilation 2 in that dim, and float64. bfloat16 gives float32's wrong values.
 
-Exit status 1 while the float32 kernel gradient differs from the float64 one.
+The forward convolution has it too, with other channel counts: openxla/xla#48713 (open) reports
+it for f32 convolutions with a negative low and a positive high padding of at most |low| ("reads
+outside the input buffer"; Eigen's path, >16 channels take YNNPACK's and are right). Here x (1, 8,
+15, 6), w (8, 8, 1, 1), padding [(0, 0), (-2, 1)] gives values up to ~1e26 in float32; 2 or 20
+channels are right.
+
+Exit status 1 while a float32 result differs from the float64 one.
 """
 
 import sys
@@ -53,4 +59,15 @@ for dtype in ("float32", "float16"):
         wrong = not np.allclose(got, wanted, rtol=0.02, atol=0.02)
         found |= wrong
         print(f"  {dtype}{' under jit' if jit else ''}: {np.round(got.ravel(), 4).tolist()}{'  <- wrong' if wrong else ''}")
+x8, w8 = rng.standard_normal((1, 8, 15, 6)), rng.standard_normal((8, 8, 1, 1))
+
+
+def forward(x, w) -> np.ndarray:  # noqa: ANN001
+    return np.asarray(jax.lax.conv_general_dilated(x, w, (1, 1), [(0, 0), (-2, 1)],
+                                                   dimension_numbers=("NCHW", "OIHW", "NCHW")), np.float64)
+
+
+error = float(np.abs(forward(x8.astype("float32"), w8.astype("float32")) - forward(x8, w8)).max())
+found |= not error < 1e-3
+print(f"  forward, 8 channels, padding (-2, 1): float32's largest error {error:.3g}{'  <- wrong' if not error < 1e-3 else ''}")
 sys.exit(1 if found else 0)
