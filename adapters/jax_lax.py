@@ -166,13 +166,14 @@ class _Jax(Adapter):
 
     def sent(self, case: Case) -> dict[str, str]:
         """JAX's padding as sent ('SAME', 'VALID', or the pairs of the dilated input), and whether
-        a pair shifts the window (a negative low padding with a positive high one)."""
+        a pair shifts the window: a negative low padding and a positive high one no larger
+        (-a, b with 0 < b <= a: the output no longer than the input, moved toward its end)."""
         padding, _ = self.plan(case)
         if isinstance(padding, str):
             return {"padding": padding, "shifted_window": "no"}
         pairs = [tuple(pair) for pair in padding]
         return {"padding": ", ".join(f"({low}, {high})" for low, high in pairs),
-                "shifted_window": "yes" if any(low < 0 < high for low, high in pairs) else "no"}
+                "shifted_window": "yes" if any(0 < high <= -low for low, high in pairs) else "no"}
 
     def _call(self, case: Case) -> tuple[_Call, list[Span]]:
         padding, have = self.plan(case)

@@ -246,13 +246,17 @@ def flushed_gradient_references(check: str) -> Callable[[Case, np.ndarray], list
     return references
 
 
-def _finite_part(case: Case) -> np.ndarray:
-    """The oracle's sum of the magnitudes of the finite terms alone (the inf and NaN elements taken
-    as zeros): whether a position's finite terms could overflow the dtype by themselves."""
+def _own_terms_give_no_nan(case: Case, terms: int, inputs_flushed: np.ndarray) -> np.ndarray:
+    """Where a position's own terms cannot give NaN in any way the judge accepts: the oracle with
+    subnormal inputs flushed (DAZ, which makes inf times a subnormal weight 0 * inf) is not NaN
+    there, and the magnitudes of its finite terms (inf and NaN elements taken as zeros), with their
+    tolerance, stay below the dtype's overflow threshold, so their partial sums reach no inf."""
     kwargs = case.oracle_kwargs()
     kwargs["bias"] = None if case.bias is None else np.where(np.isfinite(case.bias), np.abs(case.bias), 0)
-    return conv_transpose(np.where(np.isfinite(case.input), np.abs(case.input), 0),
-                          np.where(np.isfinite(case.kernel), np.abs(case.kernel), 0), **kwargs)
+    finite = conv_transpose(np.where(np.isfinite(case.input), np.abs(case.input), 0),
+                            np.where(np.isfinite(case.kernel), np.abs(case.kernel), 0), **kwargs)
+    in_range = finite + tolerance(finite, case.dtype, terms) < overflow_threshold(case.dtype)
+    return in_range & ~np.isnan(inputs_flushed)
 
 
 def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
@@ -306,9 +310,10 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
          "NaN across groups: the implementation mixes in another group's non-finite values, which the definition "
          "keeps apart"),
         # (where the group holds an inf or NaN of its own too: a NaN the position's own terms cannot give, which
-        # are all finite or all of one infinite sign, and whose finite part stays within the dtype's range)
+        # are all finite or all of one infinite sign, with subnormals kept or flushed, and whose finite part stays
+        # within the dtype's range)
         (None if check != "forward" or (foreign := foreign_nan_mask(case)) is None
-         else foreign & (_finite_part(case) <= largest(case.dtype)),
+         else foreign & _own_terms_give_no_nan(case, reference.terms, flushed(case, reference.rounded)[1]),
          "NaN where another group's inf or NaN lies under the kernel (the position's own terms give no NaN)",
          "NaN across groups: the implementation mixes in another group's non-finite values, which the definition "
          "keeps apart"),

@@ -189,10 +189,11 @@ def cross_group_nan_mask(case: Case) -> np.ndarray | None:
 
 def foreign_nan_mask(case: Case) -> np.ndarray | None:
     """Booleans of the output's shape: where another group's inf or NaN input (of the same batch
-    element) lies under the kernel, as it would if the groups ran as one dense convolution over a
-    kernel with zeros between them (0 * inf = NaN). Unlike `cross_group_nan_mask` this asks nothing
-    of the group's own data: a NaN there, where the definition's own terms give none, has that
-    other group's value in it. None with one group or a finite input."""
+    element) lies under the dilated kernel (its holes included), where an implementation that runs
+    the groups as one dense convolution over a kernel with zeros between them multiplies it by such
+    a zero (0 * inf = NaN). Unlike `cross_group_nan_mask` this asks nothing of the group's own data:
+    the judge names a NaN there only where the position's own terms give none. None with one group
+    or a finite input."""
     if case.groups == 1 or np.isfinite(case.input).all():
         return None
     bad = _bad_input_per_group(case)

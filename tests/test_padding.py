@@ -183,6 +183,13 @@ def test_jax_adapters_state_the_padding_they_send_and_a_shifted_window() -> None
     shifted = case_from_mapping({"id": "s", "rank": 2, "input_size": [2, 4], "kernel_size": 1, "dilation": [1, 3],
                                  "padding": "same", "output_padding": [0, 2]})
     plain = case_from_mapping({"id": "p", "rank": 2, "input_size": [3, 3], "kernel_size": 3, "stride": 2, "padding": 1})
+    wider = case_from_mapping({"id": "w", "rank": 1, "input_size": 4, "kernel_size": 1, "dilation": 4,
+                               "padding": [[1, 0]], "output_padding": 2})  # (-1, 2): longer than the input
+    cropped = case_from_mapping({"id": "c", "rank": 1, "input_size": 4, "kernel_size": 1, "padding": [[1, 0]]})
+    same = case_from_mapping({"id": "e", "rank": 2, "input_size": 3, "kernel_size": 3, "stride": 2, "padding": "same"})
     for adapter in (JaxConvGeneralDilated(), JaxConvTranspose()):
         assert adapter.sent(shifted) == {"padding": "(0, 0), (-1, 1)", "shifted_window": "yes"}
         assert adapter.sent(plain)["shifted_window"] == "no"
+        assert adapter.sent(wider) == {"padding": "(-1, 2)", "shifted_window": "no"}
+        assert adapter.sent(cropped) == {"padding": "(-1, 0)", "shifted_window": "no"}
+    assert JaxConvTranspose().sent(same) == {"padding": "SAME", "shifted_window": "no"}

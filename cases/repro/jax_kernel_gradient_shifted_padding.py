@@ -8,8 +8,8 @@ position at the start of the width, which JAX is sent as the padding pair (-1, 1
 `jax.lax.conv_general_dilated`: x (1, 2, 2, 4), w (2, 2, 1, 1) (NCHW/OIHW), stride 1, padding
 [(0, 0), (-1, 1)]. The forward result and the input gradient are right; the kernel gradient of
 `jax.vjp` differs from the float64 one (and from central differences of the float32 forward) by up to
-about the size of the gradient itself, and under `jax.jit` some of its elements come out NaN (as if
-read from memory never written). Measured here (2-D, 2 input and 2 output channels, kernels of 1 x 1
+about the size of the gradient itself, and under `jax.jit` some of its elements come out as values
+such as 1e25, or NaN, that change from run to run (as if read from memory never written). Measured here (2-D, 2 input and 2 output channels, kernels of 1 x 1
 to 3 x 3): a pair (-a, b) with 0 < b <= a in either spatial dim gives it ((-1, 1), (-2, 1), (-2, 2));
 (-1, 2), (1, -1), (-1, 0) are right, and so are one input or one output channel, 1-D and 3-D,
 lhs_dilation 2 in that dim, and float64. bfloat16 gives float32's wrong values.
