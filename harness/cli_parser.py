@@ -211,7 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help=f"an adapter that runs one drawn layer longer is killed, and its rows are an error "
                            f"finding (default {FUZZ_TIMEOUT:g} s; hypothesis replays a hang while it shrinks it)")
     fuzz.add_argument("--special", action="store_true", help="also put inf, NaN, huge and subnormal values in the data")
-    fuzz.add_argument("--large", action="store_true", help="kernel sizes up to 12 (default: up to 4, small and fast)")
+    fuzz.add_argument("--large", action="store_true",
+                      help="kernel sizes up to 12, and channel counts across SIMD block sizes (8-33 per group; "
+                           "default: kernels up to 4, 1-3 channels per group: small and fast)")
     fuzz.add_argument("--known", type=Path, default=None, metavar="YAML",
                       help="known-discrepancy table (default: cases/known_discrepancies.yaml)")
     fuzz.add_argument("--out", type=Path, default=Path("cases/found"), metavar="DIR",

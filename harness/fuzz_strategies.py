@@ -26,6 +26,18 @@ DISTRIBUTIONS = {  # the data, as generated-array specs (harness.generate)
 }
 
 
+# Channel counts per group around the SIMD blocks kernels split channels into (8 and 16 lanes of float32,
+# 32 of bfloat16 on AVX-512; XLA's CPU convolutions leave Eigen for YNNPACK above 16): a block and its
+# remainder are different code. `large` draws them beside the small counts.
+WIDE_CHANNELS = (8, 15, 16, 17, 24, 32, 33)
+
+
+def _channels(draw: st.DrawFn, *, large: bool) -> int:
+    """Channels per group: 1-3, or with `large` also a count across a SIMD block size (shrinks to 1)."""
+    small = st.integers(1, 3)
+    return draw(small | st.sampled_from(WIDE_CHANNELS) if large else small)
+
+
 def _sizes(draw: st.DrawFn, rank: int, low: int, high: int) -> list[int]:
     return [draw(st.integers(low, high)) for _ in range(rank)]
 
@@ -33,18 +45,20 @@ def _sizes(draw: st.DrawFn, rank: int, low: int, high: int) -> list[int]:
 @st.composite
 def case_mappings(draw: st.DrawFn, *, dtypes: tuple[str, ...] = ("float32",), checks: tuple[str, ...] = ("forward",),
                   large: bool = False, special: bool = False) -> dict[str, Any]:
-    """One case mapping: rank 1-3, batch (0 included), channels, groups and depthwise, kernel
-    sizes (up to 12 with `large`), stride, dilation, every padding form, output_padding (also
+    """One case mapping: rank 1-3, batch (0 included), channels (with `large` also counts across
+    SIMD block sizes, then kernels up to 4 taps), groups and depthwise, kernel sizes (up to 12
+    with `large`), stride, dilation, every padding form, output_padding (also
     between stride and dilation), output_shape in each framework's form, bias, dtype, data; with
     `special`, some inputs or kernels hold inf, -inf, NaN, a huge value or a subnormal."""
     rank = draw(st.integers(1, 3))
     grouping = draw(st.sampled_from(["none", "groups", "depthwise"]))
     groups = 1 if grouping == "none" else draw(st.integers(2, 3))
-    c_in = groups * (1 if grouping == "depthwise" else draw(st.integers(1, 3)))
-    c_out = groups * draw(st.integers(1, 3))
+    c_in = groups * (1 if grouping == "depthwise" else _channels(draw, large=large))
+    c_out = groups * _channels(draw, large=large)
     batch = draw(st.integers(1, 2) | st.just(0))
     sizes = _sizes(draw, rank, 1, 6)
-    kernel = _sizes(draw, rank, 1, 12 if large else 4)
+    wide = max(c_in, c_out) // groups > 3  # keeps a wide layer's work small: the block code is the point
+    kernel = _sizes(draw, rank, 1, 12 if large and not wide else 4)
     stride = _sizes(draw, rank, 1, 4)
     dilation = _sizes(draw, rank, 1, 3)
     output_padding = [draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation)]

@@ -223,3 +223,30 @@ def test_a_time_limit_keeps_what_was_found() -> None:
     stats = fuzz([SlowWrong()], budget=500, seconds=0.5, seed=4, database=None)
     assert stats.findings and all(key[0] == "test.slow-wrong" for key in stats.findings)
     assert stats.examples < 500
+
+
+def test_large_draws_channel_counts_across_simd_blocks_with_small_kernels_and_the_default_does_not() -> None:
+    """`--large` reaches the block-and-remainder code of wide channels (finding 72's XLA path changes at 16
+    channels), with kernels of at most 4 taps there so that a wide layer stays quick; the default stays
+    at 1-3 channels per group."""
+    from hypothesis import HealthCheck, find, given, settings
+    from hypothesis import strategies as st
+
+    from harness.fuzz_strategies import WIDE_CHANNELS, case_mappings
+
+    def per_group(mapping: dict) -> int:
+        return max(mapping["in_channels"], mapping["out_channels"]) // mapping["groups"]
+
+    quick = settings(max_examples=300, database=None, suppress_health_check=list(HealthCheck), deadline=None)
+    wide = find(case_mappings(large=True), lambda m: per_group(m) > 16, settings=quick)
+    assert per_group(wide) in WIDE_CHANNELS and max(wide["kernel_size"]) <= 4
+    assert max(find(case_mappings(large=True), lambda m: max(m["kernel_size"]) > 4, settings=quick)["kernel_size"]) <= 12
+
+    @settings(max_examples=150, database=None, suppress_health_check=list(HealthCheck), deadline=None)
+    @given(st.data())
+    def check(data: st.DataObject) -> None:
+        default, large = data.draw(case_mappings()), data.draw(case_mappings(large=True))
+        assert per_group(default) <= 3 and max(default["kernel_size"]) <= 4
+        assert per_group(large) <= 3 or max(large["kernel_size"]) <= 4
+
+    check()
