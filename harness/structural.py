@@ -49,8 +49,8 @@ def _holes(case: Case, dim: int) -> np.ndarray:
 
 def _offsets(case: Case, dim: int) -> np.ndarray:
     """(L_out, L_in) ints: how far output position p lies past input i's first tap, on the full result."""
-    window = _window(case, dim)
-    return window.start + np.arange(window.length)[:, None] - np.arange(case.input_size[dim])[None, :] * case.stride[dim]
+    window, inputs = _window(case, dim), np.arange(case.input_size[dim])
+    return window.start + np.arange(window.length)[:, None] - inputs[None, :] * case.stride[dim]
 
 
 def _kernel_holes(case: Case, dim: int) -> np.ndarray:
