@@ -45,7 +45,13 @@ import numpy as np
 from harness.case import Case
 from harness.dtypes import largest, numpy_dtype, round_to, smallest_subnormal, smallest_normal, unit_roundoff
 from harness.oracle import conv_transpose
-from harness.structural import cross_group_nan_mask, foreign_nan_mask, gradient_nan_mask, structural_nan_mask
+from harness.structural import (
+    cross_group_nan_mask,
+    foreign_gradient_nan_mask,
+    foreign_nan_mask,
+    gradient_nan_mask,
+    structural_nan_mask,
+)
 
 
 @dataclass(frozen=True)
@@ -246,15 +252,28 @@ def flushed_gradient_references(check: str) -> Callable[[Case, np.ndarray], list
     return references
 
 
-def _own_terms_give_no_nan(case: Case, terms: int, inputs_flushed: np.ndarray) -> np.ndarray:
+def _finite_part(case: Case, check: str) -> np.ndarray:
+    """The oracle's answer (the forward result, or gradient `check`) for the magnitudes of the data
+    with every inf and NaN element taken as zero: the sum of |terms| of the finite terms alone."""
+    def finite(a: np.ndarray | None) -> np.ndarray | None:
+        return None if a is None else np.where(np.isfinite(a), np.abs(a), 0)
+
+    kwargs = case.oracle_kwargs()
+    if check == "forward":
+        kwargs["bias"] = finite(case.bias)
+        return conv_transpose(finite(case.input), finite(case.kernel), **kwargs)
+    from harness.gradients import gradients
+
+    del kwargs["bias"]
+    return getattr(gradients(finite(case.input), finite(case.kernel), finite(case.upstream), **kwargs), check)
+
+
+def _own_terms_give_no_nan(case: Case, check: str, terms: int, inputs_flushed: np.ndarray) -> np.ndarray:
     """Where a position's own terms cannot give NaN in any way the judge accepts: the oracle with
     subnormal inputs flushed (DAZ, which makes inf times a subnormal weight 0 * inf) is not NaN
     there, and the magnitudes of its finite terms (inf and NaN elements taken as zeros), with their
     tolerance, stay below the dtype's overflow threshold, so their partial sums reach no inf."""
-    kwargs = case.oracle_kwargs()
-    kwargs["bias"] = None if case.bias is None else np.where(np.isfinite(case.bias), np.abs(case.bias), 0)
-    finite = conv_transpose(np.where(np.isfinite(case.input), np.abs(case.input), 0),
-                            np.where(np.isfinite(case.kernel), np.abs(case.kernel), 0), **kwargs)
+    finite = _finite_part(case, check)
     in_range = finite + tolerance(finite, case.dtype, terms) < overflow_threshold(case.dtype)
     return in_range & ~np.isnan(inputs_flushed)
 
@@ -311,10 +330,12 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
          "keeps apart"),
         # (where the group holds an inf or NaN of its own too: a NaN the position's own terms cannot give, which
         # are all finite or all of one infinite sign, with subnormals kept or flushed, and whose finite part stays
-        # within the dtype's range)
-        (None if check != "forward" or (foreign := foreign_nan_mask(case)) is None
-         else foreign & _own_terms_give_no_nan(case, reference.terms, flushed(case, reference.rounded)[1]),
-         "NaN where another group's inf or NaN lies under the kernel (the position's own terms give no NaN)",
+        # within the dtype's range; for the input gradient, another group's upstream gradient)
+        (None if (foreign := foreign_nan_mask(case) if check == "forward" else foreign_gradient_nan_mask(case, check))
+         is None else foreign & _own_terms_give_no_nan(case, check, reference.terms,
+                                                      flushed(case, reference.rounded)[1]),
+         f"NaN where another group's inf or NaN {'input' if check == 'forward' else 'upstream gradient'} lies under "
+         "the kernel (the position's own terms give no NaN)",
          "NaN across groups: the implementation mixes in another group's non-finite values, which the definition "
          "keeps apart"),
     ]

@@ -65,13 +65,21 @@ def _footprint(case: Case, dim: int) -> np.ndarray:
     return (offset >= 0) & (offset <= (case.kernel_size[dim] - 1) * case.dilation[dim])
 
 
-def _spread(per_group: np.ndarray, case: Case, matrices: list[np.ndarray]) -> np.ndarray:
-    """(N, C_out, *L_out) booleans: the output channels of each group, at the positions that some
-    marked input position of the (N, g, *L_in) booleans reaches through the per-dim (L_out, L_in) matrices."""
+def _spread(per_group: np.ndarray, case: Case, matrices: list[np.ndarray], *,
+            channels: int | None = None) -> np.ndarray:
+    """(N, C, *L_to) booleans: each group's `channels` (default: its output channels), at the positions
+    that some marked position of the (N, g, *L_from) booleans reaches through the per-dim (L_to, L_from)
+    matrices."""
     reach = per_group.astype(np.float64)
     for dim, matrix in enumerate(matrices):
         reach = np.moveaxis(np.tensordot(reach, matrix.astype(np.float64), axes=([2 + dim], [1])), -1, 2 + dim)
-    return np.repeat(reach > 0, case.out_channels // case.groups, axis=1)
+    return np.repeat(reach > 0, case.out_channels // case.groups if channels is None else channels, axis=1)
+
+
+def _other_groups(bad: np.ndarray, groups: int) -> np.ndarray:
+    """(N, g, *L) booleans from (N, C, *L) ones: another group than this one has a marked channel there."""
+    per_group = bad.reshape(bad.shape[0], groups, bad.shape[1] // groups, *bad.shape[2:]).any(axis=2)
+    return (per_group.sum(axis=1, keepdims=True) - per_group) > 0
 
 
 def _bad_input_per_group(case: Case) -> np.ndarray:
@@ -196,6 +204,19 @@ def foreign_nan_mask(case: Case) -> np.ndarray | None:
     or a finite input."""
     if case.groups == 1 or np.isfinite(case.input).all():
         return None
-    bad = _bad_input_per_group(case)
-    others = (bad.sum(axis=1, keepdims=True) - bad) > 0  # (N, g, *L_in): another group is bad here
+    others = _other_groups(~np.isfinite(case.input), case.groups)  # (N, g, *L_in)
     return _spread(others, case, [_footprint(case, dim) for dim in range(case.rank)])
+
+
+def foreign_gradient_nan_mask(case: Case, check: str) -> np.ndarray | None:
+    """`foreign_nan_mask` of the input gradient (the input's shape): where another group's inf or NaN
+    upstream gradient (of the same batch element) lies under the kernel of an input position, which a
+    backward pass over one dense convolution multiplies by a zero between the groups. An upstream
+    gradient holding inf comes from a case file (tconv draws finite ones). None for other checks, one
+    group or a finite upstream gradient."""
+    upstream = case.upstream
+    if check != "grad_input" or case.groups == 1 or upstream is None or np.isfinite(upstream).all():
+        return None
+    others = _other_groups(~np.isfinite(upstream), case.groups)  # (N, g, *L_out)
+    return _spread(others, case, [_footprint(case, dim).T for dim in range(case.rank)],
+                   channels=case.in_channels // case.groups)

@@ -10,7 +10,14 @@ import pytest
 
 from harness.casefile import case_from_mapping
 from harness.dtypes import numpy_dtype
-from harness.judge import flushed_references, judge_case, overflow_threshold, reference_for
+from harness.judge import (
+    flushed_gradient_references,
+    flushed_references,
+    gradient_reference,
+    judge_case,
+    overflow_threshold,
+    reference_for,
+)
 from harness.structural import structural_nan_mask
 
 
@@ -224,6 +231,21 @@ def test_a_nan_the_groups_own_terms_give_under_daz_is_not_called_a_leak() -> Non
     assert judge_case(actual, reference, case).diagnosis.startswith("NaN across groups")
 
 
+def _reach_of_other_groups(marked: np.ndarray, groups: int, marked_per_group: int, reached_per_group: int,
+                           reach) -> np.ndarray:  # noqa: ANN001 - a function of the marks
+    """For each group: where `reach` (an oracle run with a dense kernel of ones) carries the other groups'
+    marked positions (as ones, the group's own zeroed), on the group's own channels of the result."""
+    expected = None
+    for group in range(groups):
+        others = marked.astype(np.float64)
+        others[:, group * marked_per_group:(group + 1) * marked_per_group] = 0
+        reached = reach(others)
+        expected = np.zeros(reached.shape, dtype=bool) if expected is None else expected
+        own = slice(group * reached_per_group, (group + 1) * reached_per_group)
+        expected[:, own] = reached[:, own] > 0
+    return expected
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_the_foreign_reach_is_a_dense_convolution_of_the_other_groups_infs(seed: int) -> None:
     """`foreign_nan_mask` (per-dim reach matrices) against the oracle run as a dense convolution: the
@@ -252,12 +274,60 @@ def test_the_foreign_reach_is_a_dense_convolution_of_the_other_groups_infs(seed:
     if not np.isinf(x).any():
         assert mask is None
         return
-    wide = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
-    expected = np.zeros(mask.shape, dtype=bool)
-    for group in range(groups):
-        others = np.isinf(x).astype(np.float64)
-        others[:, group * c_in:(group + 1) * c_in] = 0
-        reach = conv_transpose(others, np.ones((groups * c_in, groups * c_out, *wide)), stride=stride,
-                               padding=padding, output_padding=output_padding)
-        expected[:, group * c_out:(group + 1) * c_out] = reach[:, group * c_out:(group + 1) * c_out] > 0
+    ones = np.ones((groups * c_in, groups * c_out, *[(k - 1) * d + 1 for k, d in zip(kernel, dilation)]))
+    expected = _reach_of_other_groups(np.isinf(x), groups, c_in, c_out, lambda others: conv_transpose(
+        others, ones, stride=stride, padding=padding, output_padding=output_padding))
     assert mask.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_input_gradients_foreign_reach_is_a_dense_backward_pass(seed: int) -> None:
+    """`foreign_gradient_nan_mask` against the oracle's own gradients: the input gradient of a dense
+    kernel of ones (every input channel to every output channel, as wide as the dilated kernel) for
+    the other groups' non-finite upstream positions as ones."""
+    from harness.gradients import gradients
+    from harness.structural import foreign_gradient_nan_mask
+
+    rng = np.random.default_rng(100 + seed)
+    rank, groups = int(rng.integers(1, 3)), int(rng.integers(2, 4))
+    c_in, c_out = int(rng.integers(1, 3)), int(rng.integers(1, 3))
+    size = [int(rng.integers(1, 5)) for _ in range(rank)]
+    kernel = [int(rng.integers(1, 4)) for _ in range(rank)]
+    stride, dilation = [int(rng.integers(1, 4)) for _ in range(rank)], [int(rng.integers(1, 3)) for _ in range(rank)]
+    padding = ["same", "valid", 0][seed % 3]
+    mapping = {"id": "g", "input": rng.standard_normal((2, groups * c_in, *size)).tolist(), "groups": groups,
+               "kernel": rng.standard_normal((groups * c_in, c_out, *kernel)).tolist(), "stride": stride,
+               "dilation": dilation, "padding": padding, "check": ["forward", "grad_input"]}
+    drawn = case_from_mapping(mapping)
+    upstream = drawn.upstream.copy()
+    upstream[rng.random(upstream.shape) < 0.2] = np.inf
+    case = case_from_mapping({**mapping, "upstream": upstream.tolist()})
+    mask = foreign_gradient_nan_mask(case, "grad_input")
+    assert foreign_gradient_nan_mask(case, "grad_weight") is None
+    if not np.isinf(upstream).any():
+        assert mask is None
+        return
+    ones = np.ones((groups * c_in, groups * c_out, *[(k - 1) * d + 1 for k, d in zip(kernel, dilation)]))
+    expected = _reach_of_other_groups(np.isinf(upstream), groups, c_out, c_in, lambda others: gradients(
+        np.zeros(case.input.shape), ones, others, stride=stride, padding=padding).grad_input)
+    assert mask.tolist() == expected.tolist()
+
+
+def test_nan_in_the_input_gradient_from_another_groups_inf_upstream_is_named() -> None:
+    """XLA's float64 backward pass mixes groups as its forward does: an upstream gradient [inf, 1] through
+    two one-channel groups gives group 1's input gradient NaN for -0.6 (finding 71); group 0's own inf
+    gradient turned NaN is not named, no other group's inf reaching it."""
+    inf = float("inf")
+    case = case_from_mapping({"id": "u", "input": [[[1.0], [1.383]]], "kernel": [[[0.5]], [[-0.6]]], "groups": 2,
+                              "upstream": [[[inf], [1.0]]], "check": ["forward", "grad_input"]})
+    reference = gradient_reference(case, "grad_input")
+    assert np.isinf(reference.exact[0, 0, 0]) and reference.exact[0, 1, 0] == pytest.approx(-0.6)
+    mixed = reference.rounded.astype(np.float32).copy()
+    mixed[0, 1, 0] = np.nan
+    flushed = flushed_gradient_references("grad_input")
+    verdict = judge_case(mixed, reference, case, flushed=flushed, check="grad_input")
+    assert not verdict.passed and verdict.diagnosis.startswith("NaN across groups"), verdict
+    assert "upstream gradient lies under the kernel" in verdict.message
+    own = reference.rounded.astype(np.float32).copy()
+    own[0, 0, 0] = np.nan
+    assert judge_case(own, reference, case, flushed=flushed, check="grad_input").diagnosis == ""
