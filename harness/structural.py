@@ -76,16 +76,15 @@ def _spread(per_group: np.ndarray, case: Case, matrices: list[np.ndarray], *,
     return np.repeat(reach > 0, case.out_channels // case.groups if channels is None else channels, axis=1)
 
 
-def _other_groups(bad: np.ndarray, groups: int) -> np.ndarray:
-    """(N, g, *L) booleans from (N, C, *L) ones: another group than this one has a marked channel there."""
-    per_group = bad.reshape(bad.shape[0], groups, bad.shape[1] // groups, *bad.shape[2:]).any(axis=2)
+def _per_group(marked: np.ndarray, groups: int) -> np.ndarray:
+    """(N, g, *L) booleans from (N, C, *L) ones: some channel of the group is marked there."""
+    return marked.reshape(marked.shape[0], groups, marked.shape[1] // groups, *marked.shape[2:]).any(axis=2)
+
+
+def _other_groups(marked: np.ndarray, groups: int) -> np.ndarray:
+    """(N, g, *L) booleans from (N, C, *L) ones: a group other than this one has a marked channel there."""
+    per_group = _per_group(marked, groups)
     return (per_group.sum(axis=1, keepdims=True) - per_group) > 0
-
-
-def _bad_input_per_group(case: Case) -> np.ndarray:
-    """(N, g, *L_in) booleans: some input channel of the group holds an inf or NaN there."""
-    bad = ~np.isfinite(case.input)  # (N, C_in, *L_in)
-    return bad.reshape(case.batch, case.groups, case.in_channels // case.groups, *case.input_size).any(axis=2)
 
 
 def structural_nan_mask(case: Case) -> np.ndarray | None:
@@ -109,7 +108,8 @@ def _sizes(case: Case) -> tuple[int, ...]:
 
 def _input_mask(case: Case) -> np.ndarray:
     """Output positions reached from a non-finite input through a dilated kernel's zeros."""
-    return _spread(_bad_input_per_group(case), case, [_kernel_holes(case, dim) for dim in range(case.rank)])
+    bad = _per_group(~np.isfinite(case.input), case.groups)  # (N, g, *L_in)
+    return _spread(bad, case, [_kernel_holes(case, dim) for dim in range(case.rank)])
 
 
 def _kernel_mask(case: Case) -> np.ndarray:
