@@ -212,8 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
                            f"finding (default {FUZZ_TIMEOUT:g} s; hypothesis replays a hang while it shrinks it)")
     fuzz.add_argument("--special", action="store_true", help="also put inf, NaN, huge and subnormal values in the data")
     fuzz.add_argument("--large", action="store_true",
-                      help="kernel sizes up to 12, and channel counts across SIMD block sizes (8-33 per group; "
-                           "default: kernels up to 4, 1-3 channels per group: small and fast)")
+                      help="kernel sizes up to 12, or one wide axis a layer: channel counts across SIMD block "
+                           "sizes (8-33 per group), a width across unrolling blocks (7-33) or a batch of 3-17 "
+                           "(default: kernels up to 4, 1-3 channels per group, 1-6 positions a dim, batch 0-2: "
+                           "small and fast)")
     fuzz.add_argument("--known", type=Path, default=None, metavar="YAML",
                       help="known-discrepancy table (default: cases/known_discrepancies.yaml)")
     fuzz.add_argument("--out", type=Path, default=Path("cases/found"), metavar="DIR",

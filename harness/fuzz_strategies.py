@@ -30,34 +30,53 @@ DISTRIBUTIONS = {  # the data, as generated-array specs (harness.generate)
 # 32 of bfloat16 on AVX-512; XLA's CPU convolutions leave Eigen for YNNPACK above 16): a block and its
 # remainder are different code. `large` draws them beside the small counts.
 WIDE_CHANNELS = (8, 15, 16, 17, 24, 32, 33)
+# Widths and batches across the blocks kernels split the positions and the batch into (oneDNN's jit
+# kernels unroll 8-28 output columns and handle the rest as a tail; its backward-weights kernels block
+# the batch; Eigen packs patches in blocks): `large` draws one of them, or wide channels, per layer.
+WIDE_WIDTHS = (7, 8, 9, 15, 16, 17, 31, 32, 33)
+WIDE_BATCHES = (3, 8, 16, 17)
+WIDE_AXES = ("none", "channels", "width", "batch")  # at most one wide axis a layer: its work stays small
 
 
-def _channels(draw: st.DrawFn, *, large: bool) -> int:
-    """Channels per group: 1-3, or with `large` also a count across a SIMD block size (shrinks to 1)."""
+def _channels(draw: st.DrawFn, *, wide: bool) -> int:
+    """Channels per group: 1-3, or when this layer's wide axis is the channels also a count across a
+    SIMD block size (shrinks to 1)."""
     small = st.integers(1, 3)
-    return draw(small | st.sampled_from(WIDE_CHANNELS) if large else small)
+    return draw(small | st.sampled_from(WIDE_CHANNELS) if wide else small)
 
 
 def _sizes(draw: st.DrawFn, rank: int, low: int, high: int) -> list[int]:
     return [draw(st.integers(low, high)) for _ in range(rank)]
 
 
+def _input_sizes(draw: st.DrawFn, rank: int, *, wide: bool) -> list[int]:
+    """1-6 per dim; a wide layer's last dim (its width) may also be a count across an unrolling block,
+    the other dims then at most 3 (shrinks to 1)."""
+    if not wide:
+        return _sizes(draw, rank, 1, 6)
+    return [*_sizes(draw, rank - 1, 1, 3), draw(st.integers(1, 6) | st.sampled_from(WIDE_WIDTHS))]
+
+
 @st.composite
 def case_mappings(draw: st.DrawFn, *, dtypes: tuple[str, ...] = ("float32",), checks: tuple[str, ...] = ("forward",),
                   large: bool = False, special: bool = False) -> dict[str, Any]:
-    """One case mapping: rank 1-3, batch (0 included), channels (with `large` also counts across
-    SIMD block sizes, then kernels up to 4 taps), groups and depthwise, kernel sizes (up to 12
-    with `large`), stride, dilation, every padding form, output_padding (also
+    """One case mapping: rank 1-3, batch (0 included), channels, groups and depthwise, kernel sizes
+    (up to 12 with `large`; with `large`, one wide axis a layer instead: channel counts across SIMD
+    block sizes, a width across unrolling blocks or a batch across batch blocks, then kernels up to
+    4 taps), stride, dilation, every padding form, output_padding (also
     between stride and dilation), output_shape in each framework's form, bias, dtype, data; with
     `special`, some inputs or kernels hold inf, -inf, NaN, a huge value or a subnormal."""
     rank = draw(st.integers(1, 3))
+    axis = draw(st.sampled_from(WIDE_AXES)) if large else "none"
     grouping = draw(st.sampled_from(["none", "groups", "depthwise"]))
     groups = 1 if grouping == "none" else draw(st.integers(2, 3))
-    c_in = groups * (1 if grouping == "depthwise" else _channels(draw, large=large))
-    c_out = groups * _channels(draw, large=large)
-    batch = draw(st.integers(1, 2) | st.just(0))
-    sizes = _sizes(draw, rank, 1, 6)
-    wide = max(c_in, c_out) // groups > 3  # keeps a wide layer's work small: the block code is the point
+    c_in = groups * (1 if grouping == "depthwise" else _channels(draw, wide=axis == "channels"))
+    c_out = groups * _channels(draw, wide=axis == "channels")
+    batches = st.integers(1, 2) | st.just(0)
+    batch = draw(batches | st.sampled_from(WIDE_BATCHES) if axis == "batch" else batches)
+    sizes = _input_sizes(draw, rank, wide=axis == "width")
+    wide = (max(c_in, c_out) // groups > 3 or max(sizes) > 6  # keeps a wide layer's work small: the block
+            or batch > 2)                                      # code is the point
     kernel = _sizes(draw, rank, 1, 12 if large and not wide else 4)
     stride = _sizes(draw, rank, 1, 4)
     dilation = _sizes(draw, rank, 1, 3)

@@ -225,29 +225,39 @@ def test_a_time_limit_keeps_what_was_found() -> None:
     assert stats.examples < 500
 
 
-def test_large_draws_channel_counts_across_simd_blocks_with_small_kernels_and_the_default_does_not() -> None:
+def test_large_draws_channel_counts_widths_and_batches_across_blocks_with_small_kernels_and_the_default_does_not(
+) -> None:
     """`--large` reaches the block-and-remainder code of wide channels (finding 72's XLA path changes at 16
-    channels), with kernels of at most 4 taps there so that a wide layer stays quick; the default stays
-    at 1-3 channels per group."""
+    channels), of wide rows (oneDNN's jit kernels unroll output columns and handle a tail) and of large
+    batches, one wide axis a layer, with kernels of at most 4 taps there so that a wide layer stays
+    quick; the default stays at 1-3 channels per group, 6 positions a dim and 2 batch elements."""
     from hypothesis import HealthCheck, find, given, settings
     from hypothesis import strategies as st
 
-    from harness.fuzz_strategies import WIDE_CHANNELS, case_mappings
+    from harness.fuzz_strategies import WIDE_BATCHES, WIDE_CHANNELS, WIDE_WIDTHS, case_mappings
 
     def per_group(mapping: dict) -> int:
         return max(mapping["in_channels"], mapping["out_channels"]) // mapping["groups"]
 
+    def wide_axes(mapping: dict) -> int:
+        return (per_group(mapping) > 3) + (max(mapping["input_size"]) > 6) + (mapping["batch"] > 2)
+
     quick = settings(max_examples=300, database=None, suppress_health_check=list(HealthCheck), deadline=None)
     wide = find(case_mappings(large=True), lambda m: per_group(m) > 16, settings=quick)
     assert per_group(wide) in WIDE_CHANNELS and max(wide["kernel_size"]) <= 4
+    row = find(case_mappings(large=True), lambda m: m["rank"] == 2 and m["input_size"][-1] > 16, settings=quick)
+    assert row["input_size"][-1] in WIDE_WIDTHS and row["input_size"][0] <= 3 and max(row["kernel_size"]) <= 4
+    batch = find(case_mappings(large=True), lambda m: m["batch"] > 8, settings=quick)
+    assert batch["batch"] in WIDE_BATCHES and max(batch["kernel_size"]) <= 4
     long_kernel = find(case_mappings(large=True), lambda m: max(m["kernel_size"]) > 4, settings=quick)
-    assert max(long_kernel["kernel_size"]) <= 12 and per_group(long_kernel) <= 3
+    assert max(long_kernel["kernel_size"]) <= 12 and wide_axes(long_kernel) == 0
 
     @settings(max_examples=150, database=None, suppress_health_check=list(HealthCheck), deadline=None)
     @given(st.data())
     def check(data: st.DataObject) -> None:
         default, large = data.draw(case_mappings()), data.draw(case_mappings(large=True))
-        assert per_group(default) <= 3 and max(default["kernel_size"]) <= 4
-        assert per_group(large) <= 3 or max(large["kernel_size"]) <= 4
+        assert wide_axes(default) == 0 and max(default["kernel_size"]) <= 4
+        assert wide_axes(large) <= 1
+        assert wide_axes(large) == 0 or max(large["kernel_size"]) <= 4
 
     check()
