@@ -1,6 +1,6 @@
 # tconv-repro: framework=jax versions=>=0.10
-"""JAX (XLA CPU): the kernel gradient of a 2-D convolution whose padding shifts the window is wrong in
-float32, float16 and bfloat16.
+"""JAX (XLA CPU): a 1-D or 2-D convolution whose padding shifts the window, and its kernel gradient,
+are wrong in float32, float16 and bfloat16.
 
 Found by `tconv fuzz` (seed 181) on tconv's jax.conv_general_dilated and jax.conv_transpose adapters:
 a transposed convolution with a one-tap kernel, `same` padding and output_padding (0, 2) crops one
@@ -13,6 +13,14 @@ such as 1e25, or NaN, that change from run to run (as if read from memory never 
 to 3 x 3): a pair (-a, b) with 0 < b <= a in either spatial dim gives it ((-1, 1), (-2, 1), (-2, 2));
 (-1, 2), (1, -1), (-1, 0) are right, and so are one input or one output channel, 1-D and 3-D,
 lhs_dilation 2 in that dim, and float64. bfloat16 gives float32's wrong values.
+
+Widened by `tconv fuzz --large` (seed 301: a 2-D bfloat16 layer of one channel, width 15, kernel (1, 4),
+sent the pair (-10, 3)) and a grid of 924 layers in float32 against float64 (1-D to 3-D, 1-2 input and
+output channels, kernels of 1-4 taps, widths 4-16, nine padding pairs): the channel counts and 1-D
+above were too narrow. Every wrong result has a shifted pair; 1-D and 2-D both show it, in the forward
+result too (below: x (2, 2, 4), w (2, 2, 4), padding [(-1, 1)] gives the same wrong values on every
+call) and in the kernel gradient of one input and one output channel (2-D, kernel (1, 4), width 9);
+no input gradient, no 3-D layer and no other pair was wrong.
 
 The forward convolution has it too, with other channel counts: openxla/xla#48713 (open) reports
 it for f32 convolutions with a negative low and a positive high padding of at most |low| ("reads
@@ -70,4 +78,28 @@ def forward(x, w) -> np.ndarray:  # noqa: ANN001
 error = float(np.abs(forward(x8.astype("float32"), w8.astype("float32")) - forward(x8, w8)).max())
 found |= not error < 1e-3
 print(f"  forward, 8 channels, padding (-2, 1): float32's largest error {error:.3g}{'  <- wrong' if not error < 1e-3 else ''}")
+
+# 1-D: the forward result, two channels, a 4-tap kernel, padding (-1, 1) (one output position), against
+# NumPy: drop the first input position, append one zero, and take the one window
+rng1 = np.random.default_rng(0)
+x1, w1 = rng1.standard_normal((2, 2, 4)), rng1.standard_normal((2, 2, 4))
+numpy_result = np.einsum("nck,ock->no", np.pad(x1[:, :, 1:], ((0, 0), (0, 0), (0, 1))), w1)
+for dtype in ("float64", "float32"):
+    got = np.asarray(jax.lax.conv_general_dilated(x1.astype(dtype), w1.astype(dtype), (1,), [(-1, 1)],
+                                                  dimension_numbers=("NCH", "OIH", "NCH")), np.float64)[..., 0]
+    wrong = not np.allclose(got, numpy_result, rtol=1e-3, atol=1e-3)
+    found |= wrong and dtype == "float32"
+    print(f"  1-D forward, {dtype}: {np.round(got.ravel(), 3).tolist()} for {np.round(numpy_result.ravel(), 3).tolist()}"
+          f"{'  <- wrong' if wrong else ''}")
+
+# 2-D, one input and one output channel: the kernel gradient's last tap (the one that meets the appended
+# zero) is wrong
+rng2 = np.random.default_rng(0)
+x2, w2, u2 = rng2.standard_normal((1, 1, 2, 9)), rng2.standard_normal((1, 1, 1, 4)), rng2.standard_normal((1, 1, 2, 6))
+wanted2 = kernel_gradient(x2, w2, u2)
+got2 = kernel_gradient(x2.astype("float32"), w2.astype("float32"), u2.astype("float32"))
+wrong = not np.allclose(got2, wanted2, rtol=1e-3, atol=1e-3)
+found |= wrong
+print(f"  one channel, kernel (1, 4): float32 {np.round(got2.ravel(), 3).tolist()} for float64's "
+      f"{np.round(wanted2.ravel(), 3).tolist()}{'  <- wrong' if wrong else ''}")
 sys.exit(1 if found else 0)
