@@ -339,6 +339,7 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
          "NaN across groups: the implementation mixes in another group's non-finite values, which the definition "
          "keeps apart"),
     ]
+    set_aside: list[str] = []  # the named NaNs, when something else is wrong as well
     for mask, what, diagnosis in named:
         if mask is None or mask.shape != a.shape:
             continue
@@ -346,9 +347,13 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
         if not nan_here.any():
             continue
         expected[nan_here] = a[nan_here]  # set aside, to see whether anything else is wrong
+        first = tuple(np.argwhere(nan_here)[0])
+        message = (f"{int(nan_here.sum())} element(s) {what}; first at [{', '.join(map(str, first))}]: "
+                   f"expected {_fmt(reference.rounded[first])}, got nan")
         if judge(actual, expected, tol, dtype=case.dtype).passed:
-            first = tuple(np.argwhere(nan_here)[0])
-            message = (f"{int(nan_here.sum())} element(s) {what}; first at [{', '.join(map(str, first))}]: "
-                       f"expected {_fmt(reference.rounded[first])}, got nan")
             return dataclasses.replace(verdict, message=message, notes=tuple(notes), diagnosis=diagnosis)
+        set_aside.append(message)
+    if set_aside:  # the rest is the row's failure (another mechanism, known or not); the named NaNs are said too
+        rest = judge(actual, expected, tol, dtype=case.dtype)
+        return dataclasses.replace(rest, message=f"{rest.message}; besides, " + "; ".join(set_aside), notes=tuple(notes))
     return dataclasses.replace(relaxed, notes=tuple(notes))

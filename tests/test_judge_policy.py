@@ -110,6 +110,23 @@ def test_nan_from_structural_zeros_is_a_named_failure() -> None:
     assert judge_case(other, reference, case).diagnosis == ""
 
 
+def test_structural_nan_beside_another_error_reports_that_error_and_names_the_nan_too() -> None:
+    """Two mechanisms in one row (fuzz seed 341: MLX's float64, float32-accurate, that also multiplies
+    structural zeros): the row's message is the rest's error, which a known entry of that error can
+    match, with the named NaN said after it; not 'non-finite on one side only', which hides both."""
+    case = case_from_mapping({"id": "nan", "input": [[[1.0, 2.0]]], "kernel": [[[float("inf"), 1.0]]], "stride": 2,
+                              "dtype": "float64"})
+    reference = reference_for(case)
+    both = np.array([[[np.inf, np.nan, np.inf, 2.0 + 1e-7]]])  # the structural NaN, and 2 off by 1e-7
+    verdict = judge_case(both, reference, case)
+    assert not verdict.passed and verdict.diagnosis == ""
+    assert verdict.message.startswith("max abs err 1e-07") and "at [0, 0, 3]" in verdict.message
+    assert "; besides, 1 element(s) NaN from 0*inf at structural zeros" in verdict.message
+    assert "first at [0, 0, 1]" in verdict.message
+    unnamed = np.array([[[np.nan, np.nan, np.inf, 2.0 + 1e-7]]])  # a NaN no mechanism names stays the message
+    assert judge_case(unnamed, reference, case).message.startswith("1 element(s) non-finite on one side only")
+
+
 def test_dilated_kernel_holes_times_an_inf_input_are_structural() -> None:
     case = case_from_mapping({"id": "d", "input": [[[float("inf"), 1.0]]], "kernel": [[[1.0, 2.0]]], "dilation": 2})
     # full length (2-1)*1 + 2*(2-1) + 1 = 4; x0 lands on 0 and 2, its hole at 1
