@@ -126,6 +126,20 @@ def _layer(function: Callable, call: _Call, arrays: tuple[np.ndarray | None, ...
     return batched(arrays) if batched is not None else _compiled(function)(*arrays, call=call)
 
 
+def _reads_input(size: int, kernel: int, stride: int, dilation: int, pair: tuple[int, int]) -> bool:
+    """Whether, in one dim of JAX's convolution (input dilated by the stride, window stride 1), some
+    output position's window has a tap on an input element: input i sits at i*stride + low of the
+    padded input, output j's taps at j + t*dilation, j in [0, outputs)."""
+    low, high = pair
+    dilated = (size - 1) * stride + 1
+    outputs = dilated + low + high - dilation * (kernel - 1)
+    for tap in range(kernel):  # the input positions i*stride this tap reads: [tap*dilation - low, ... + outputs)
+        first, last = max(0, tap * dilation - low), min(dilated - 1, tap * dilation - low + outputs - 1)
+        if size and first <= last and -(-first // stride) * stride <= last:
+            return True
+    return False
+
+
 @dataclass(frozen=True)
 class _Call:
     """One `jax.lax` entry point with its static arguments (hashable: the key of the compiled
@@ -165,15 +179,19 @@ class _Jax(Adapter):
         return grad
 
     def sent(self, case: Case) -> dict[str, str]:
-        """JAX's padding as sent ('SAME', 'VALID', or the pairs of the dilated input), and whether
-        a pair shifts the window: a negative low padding and a positive high one no larger
-        (-a, b with 0 < b <= a: the output no longer than the input, moved toward its end)."""
+        """JAX's padding as sent ('SAME', 'VALID', or the pairs of the dilated input); whether a pair
+        shifts the window (a negative low padding and a positive high one no larger: -a, b with
+        0 < b <= a, the output no longer than the input, moved toward its end; finding 72); and
+        whether the output reads any input element (no where a dim's pair leaves none under any
+        window: the result is the bias alone and the input gradient zero; finding 74)."""
         padding, _ = self.plan(case)
         if isinstance(padding, str):
-            return {"padding": padding, "shifted_window": "no"}
+            return {"padding": padding, "shifted_window": "no", "reads_input": "yes"}
         pairs = [tuple(pair) for pair in padding]
+        dims = zip(case.input_size, case.kernel_size, case.stride, case.dilation, pairs)
         return {"padding": ", ".join(f"({low}, {high})" for low, high in pairs),
-                "shifted_window": "yes" if any(0 < high <= -low for low, high in pairs) else "no"}
+                "shifted_window": "yes" if any(0 < high <= -low for low, high in pairs) else "no",
+                "reads_input": "yes" if all(_reads_input(*dim) for dim in dims) else "no"}
 
     def _call(self, case: Case) -> tuple[_Call, list[Span]]:
         padding, have = self.plan(case)

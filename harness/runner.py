@@ -167,12 +167,17 @@ def oracle_row(case: Case) -> Row | None:
     return row
 
 
-def _described(case: Case, adapter: Adapter) -> tuple[dict[str, str], str]:
-    """What the adapter says it sends and which kernel path it takes; a slip there loses no row."""
+def sent_of(case: Case, adapter: Adapter) -> dict[str, str]:
+    """What the adapter says it sends for the case (`Adapter.sent`); a slip there loses no row."""
     sent = _safely(adapter.sent, case, lambda error: {"description_failed": str(error)})
     if not isinstance(sent, dict):
         sent = {"description_failed": f"sent() returned {type(sent).__name__}, not a dict"}
-    return {str(k): str(v) for k, v in sent.items()}, str(_safely(adapter.path, case, lambda e: f"unknown ({e})"))
+    return {str(k): str(v) for k, v in sent.items()}
+
+
+def _described(case: Case, adapter: Adapter) -> tuple[dict[str, str], str]:
+    """What the adapter says it sends and which kernel path it takes; a slip there loses no row."""
+    return sent_of(case, adapter), str(_safely(adapter.path, case, lambda e: f"unknown ({e})"))
 
 
 def _failure(error: BaseException, where: str = "") -> str:
@@ -367,13 +372,21 @@ def guarded_rows(case: Case, adapter: Adapter) -> list[Row]:
         try:
             rows.append(adapter_row(case, adapter))
         except BaseException as error:  # noqa: BLE001 - sys.exit() inside an adapter ends nothing
-            rows += failed_rows(case, adapter.name, adapter.framework, _failure(error, "raised inside the adapter: "))[:1]
+            rows += with_sent(failed_rows(case, adapter.name, adapter.framework,
+                                          _failure(error, "raised inside the adapter: "))[:1], sent_of(case, adapter))
     try:
         rows += gradient_rows(case, adapter)
     except BaseException as error:  # noqa: BLE001
         gradient_failures = failed_rows(case, adapter.name, adapter.framework,
                                         _failure(error, "raised inside the adapter: "))
-        rows += [r for r in gradient_failures if r.check != "forward"]
+        rows += with_sent([r for r in gradient_failures if r.check != "forward"], sent_of(case, adapter))
+    return rows
+
+
+def with_sent(rows: list[Row], sent: dict[str, str]) -> list[Row]:
+    """Rows of a lost job with what the adapter sends (known entries match on `sent_...`)."""
+    for row in rows:
+        row.sent_map, row.sent = sent, "; ".join(f"{k}={v}" for k, v in sent.items())
     return rows
 
 

@@ -89,6 +89,7 @@ def death_message(exitcode: int | None) -> str:
 
 
 RELEASE = "release"  # a message to a worker: drop the compiled functions its frameworks keep
+DESCRIBE = "describe"  # (DESCRIBE, job): what the job's adapter sends for its case, run nothing
 
 
 def release_compiled_functions() -> None:
@@ -149,6 +150,10 @@ def serve(conn: Connection, framework: str, plugins: Sequence[str], log: str | N
         if job == RELEASE:
             release_compiled_functions()
             conn.send(RELEASE)
+            continue
+        if isinstance(job, tuple) and job[:1] == (DESCRIBE,):
+            adapter = adapters.get(job[1].adapter)
+            conn.send({} if adapter is None else runner.sent_of(job[1].case, adapter))
             continue
         adapter = adapters.get(job.adapter)
         if adapter is None:
@@ -236,10 +241,26 @@ class Worker:
             rows = self._wait(self.timeout, what=f"running {job.adapter} on {job.case.full_id}")
         except WorkerLost as lost:
             self.restarts += 1
-            return runner.failed_rows(job.case, job.adapter, job.framework, str(lost))
+            return self._described(job, runner.failed_rows(job.case, job.adapter, job.framework, str(lost)))
         if not isinstance(rows, list):
             return runner.failed_rows(job.case, job.adapter, job.framework, f"the worker answered {rows!r}")
         return rows
+
+    def _described(self, job: Job, rows: list) -> list:
+        """A lost job's rows with what its adapter sends for the case (`sent_...`: known entries of a
+        crash match on it as on any row's), asked of a fresh worker, which the next job needs anyway;
+        rows without it where that worker cannot say."""
+        from harness import runner
+
+        try:
+            if self.process is None:
+                self._start()
+            assert self.conn is not None
+            self.conn.send((DESCRIBE, job))
+            sent = self._wait(self.timeout, what=f"describing {job.adapter} on {job.case.full_id}")
+        except (WorkerLost, OSError):
+            return rows
+        return runner.with_sent(rows, sent) if isinstance(sent, dict) else rows
 
     def release(self) -> None:
         """Have a running worker drop its frameworks' compiled functions (`release_compiled_functions`);

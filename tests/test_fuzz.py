@@ -242,11 +242,12 @@ def test_large_draws_channel_counts_widths_and_batches_across_blocks_with_small_
     def wide_axes(mapping: dict) -> int:
         return (per_group(mapping) > 3) + (max(mapping["input_size"]) > 6) + (mapping["batch"] > 2)
 
-    quick = settings(max_examples=300, database=None, suppress_health_check=list(HealthCheck), deadline=None)
+    quick = settings(max_examples=1000, database=None, suppress_health_check=list(HealthCheck), deadline=None,
+                     derandomize=True)
     wide = find(case_mappings(large=True), lambda m: per_group(m) > 16, settings=quick)
     assert per_group(wide) in WIDE_CHANNELS and max(wide["kernel_size"]) <= 4
-    row = find(case_mappings(large=True), lambda m: m["rank"] == 2 and m["input_size"][-1] > 16, settings=quick)
-    assert row["input_size"][-1] in WIDE_WIDTHS and row["input_size"][0] <= 3 and max(row["kernel_size"]) <= 4
+    row = find(case_mappings(large=True), lambda m: m["rank"] > 1 and m["input_size"][-1] > 16, settings=quick)
+    assert row["input_size"][-1] in WIDE_WIDTHS and max(row["input_size"][:-1]) <= 3 and max(row["kernel_size"]) <= 4
     batch = find(case_mappings(large=True), lambda m: m["batch"] > 8, settings=quick)
     assert batch["batch"] in WIDE_BATCHES and max(batch["kernel_size"]) <= 4
     long_kernel = find(case_mappings(large=True), lambda m: max(m["kernel_size"]) > 4, settings=quick)

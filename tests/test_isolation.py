@@ -34,7 +34,8 @@ FAULTY = textwrap.dedent('''
 
     def adapter(name, framework, action):
         return type(name, (Adapter,), {"name": name, "framework": framework,
-                                       "run": lambda self, case: action(case)})()
+                                       "run": lambda self, case: action(case),
+                                       "sent": lambda self, case: {"stride": str(case.stride[0])}})()
 
     def honest(case):
         return MATRIX[0].run(case)
@@ -80,6 +81,8 @@ def test_a_run_with_crashing_and_hanging_adapters_finishes_with_a_full_report(tc
     for name, text in expected.items():
         assert rows.loc[name, "status"] == "error", (name, rows.loc[name].to_dict())
         assert text in rows.loc[name, "message"], (name, rows.loc[name, "message"])
+        # what the adapter sends, asked of a fresh worker: a known entry of a crash matches on `sent_...`
+        assert rows.loc[name, "sent"] == "stride=2", (name, rows.loc[name].to_dict())
     assert rows.loc["crash.honest", "status"] == "pass"
     numpy_rows = rows[rows["framework"] == "numpy"]
     from adapters import select_adapters
