@@ -38,6 +38,7 @@ from adapters.padding import (
     Span,
     canonical_spans,
     describe_reslice,
+    jax_pair,
     jax_span,
     jax_transpose_pads,
     to_canonical_window,
@@ -185,13 +186,14 @@ class _Jax(Adapter):
         whether the output reads any input element (no where a dim's pair leaves none under any
         window: the result is the bias alone and the input gradient zero; finding 74)."""
         padding, _ = self.plan(case)
-        if isinstance(padding, str):
-            return {"padding": padding, "shifted_window": "no", "reads_input": "yes"}
-        pairs = [tuple(pair) for pair in padding]
-        dims = zip(case.input_size, case.kernel_size, case.stride, case.dilation, pairs)
-        return {"padding": ", ".join(f"({low}, {high})" for low, high in pairs),
+        dims = list(zip(case.input_size, case.kernel_size, case.stride, case.dilation))
+        if isinstance(padding, str):  # the pairs JAX takes it for
+            pairs = [jax_pair(k, s, d, padding) for _, k, s, d in dims]
+        else:
+            pairs = [tuple(pair) for pair in padding]
+        return {"padding": padding if isinstance(padding, str) else ", ".join(f"({lo}, {hi})" for lo, hi in pairs),
                 "shifted_window": "yes" if any(0 < high <= -low for low, high in pairs) else "no",
-                "reads_input": "yes" if all(_reads_input(*dim) for dim in dims) else "no"}
+                "reads_input": "yes" if all(_reads_input(*dim, pair) for dim, pair in zip(dims, pairs)) else "no"}
 
     def _call(self, case: Case) -> tuple[_Call, list[Span]]:
         padding, have = self.plan(case)

@@ -174,6 +174,15 @@ def jax_span(size: int, kernel: int, stride: int, dilation: int, padding: str | 
     padding (the default, `use_consistent_padding=False`).
     """
     k_eff = dilated(kernel, dilation)
+    pad_a, pad_b = jax_pair(kernel, stride, dilation, padding)
+    length = (size - 1) * stride + 1 + pad_a + pad_b - k_eff + 1
+    return Span(k_eff - 1 - pad_a, length)
+
+
+def jax_pair(kernel: int, stride: int, dilation: int, padding: str | tuple[int, int]) -> tuple[int, int]:
+    """The pair of the stride-dilated input jax.lax.conv_transpose pads: 'SAME'/'VALID' by
+    `_conv_transpose_padding`, a pair as given."""
+    k_eff = dilated(kernel, dilation)
     if padding == "SAME":
         pad_len = k_eff + stride - 2
         pad_a = k_eff - 1 if stride > k_eff - 1 else -(-pad_len // 2)
@@ -182,9 +191,8 @@ def jax_span(size: int, kernel: int, stride: int, dilation: int, padding: str | 
         pad_a = k_eff - 1
     else:
         pad_a, pad_b = padding  # type: ignore[misc]
-        pad_len = pad_a + pad_b
-    length = (size - 1) * stride + 1 + pad_len - k_eff + 1
-    return Span(k_eff - 1 - pad_a, length)
+        return pad_a, pad_b
+    return pad_a, pad_len - pad_a
 
 
 # --- Moving between spans. ------------------------------------------------------------------

@@ -75,11 +75,16 @@ class Discrepancy(BaseModel):
         return value
 
     def applies_to(self, case_full_id: str, adapter: str, version: str,
-                   params: dict[str, str] | None = None, message: str = "") -> bool:
-        """Whether the entry covers this case (and its parameters), adapter, version and message."""
+                   params: dict[str, str] | None = None, message: str = "", *, lost: bool = False) -> bool:
+        """Whether the entry covers this case (and its parameters), adapter, version and message. A lost
+        job's row (a crash, a timeout) is covered only by an entry that names its message: one about
+        every message (`*`) speaks of the answer or the refusal of a job that finished."""
         if not (fnmatch.fnmatchcase(case_full_id, self.case) and fnmatch.fnmatchcase(adapter, self.adapter)):
             return False
-        if self.message != "*" and not fnmatch.fnmatchcase(message, self.message):
+        if self.message == "*":
+            if lost:
+                return False
+        elif not fnmatch.fnmatchcase(message, self.message):
             return False
         for key, condition in self.when.items():
             if params is None or key not in params or not _condition_holds(str(condition), params[key]):
@@ -142,11 +147,11 @@ class KnownDiscrepancies:
     _by_adapter: dict[str, list[int]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def lookup(self, case_full_id: str, adapter: str, version: str, params: dict[str, str] | None = None,
-               *, failed: bool = True, message: str = "") -> Discrepancy | None:
+               *, failed: bool = True, message: str = "", lost: bool = False) -> Discrepancy | None:
         """The first entry covering this row; a failing row marks it used (not stale)."""
         for index in self._for_adapter(adapter):
             entry = self.entries[index]
-            if entry.applies_to(case_full_id, adapter, version, params, message):
+            if entry.applies_to(case_full_id, adapter, version, params, message, lost=lost):
                 self.exercised.add(index)
                 if failed:
                     self.used.add(index)

@@ -142,6 +142,8 @@ class Verdict:
     message: str
     notes: tuple[str, ...] = ()  # what the edge policy accepted, for the row's message
     diagnosis: str = ""  # set when the policy itself knows the mechanism (structural zeros)
+    # named NaNs found beside another error (`message`), each as its lone named failure would read
+    set_aside: tuple[str, ...] = ()
 
 
 def _fmt(v: float) -> str:
@@ -350,10 +352,11 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
         first = tuple(np.argwhere(nan_here)[0])
         message = (f"{int(nan_here.sum())} element(s) {what}; first at [{', '.join(map(str, first))}]: "
                    f"expected {_fmt(reference.rounded[first])}, got nan")
-        if judge(actual, expected, tol, dtype=case.dtype).passed:
-            return dataclasses.replace(verdict, message=message, notes=tuple(notes), diagnosis=diagnosis)
+        if judge(actual, expected, tol, dtype=case.dtype).passed:  # (with the mechanisms set aside before it)
+            return dataclasses.replace(verdict, message=message, notes=tuple(notes), diagnosis=diagnosis,
+                                       set_aside=tuple(set_aside))
         set_aside.append(message)
-    if set_aside:  # the rest is the row's failure (another mechanism, known or not); the named NaNs are said too
+    if set_aside:  # the rest is the row's message; the named NaNs beside it (a known entry must explain each)
         rest = judge(actual, expected, tol, dtype=case.dtype)
-        return dataclasses.replace(rest, message=f"{rest.message}; besides, " + "; ".join(set_aside), notes=tuple(notes))
+        return dataclasses.replace(rest, notes=tuple(notes), set_aside=tuple(set_aside))
     return dataclasses.replace(relaxed, notes=tuple(notes))

@@ -59,6 +59,8 @@ class Row:
     params: dict[str, str] = field(default_factory=dict)
     plot: dict[str, object] | None = field(default=None, repr=False)  # arrays for the HTML page
     sent_map: dict[str, str] = field(default_factory=dict, repr=False)  # `sent` as a mapping, for labels
+    set_aside: tuple[str, ...] = field(default=(), repr=False)  # named NaNs beside the message's error (judge)
+    lost: bool = field(default=False, repr=False)  # the job was lost (crash, timeout, exit): `failed_rows`
 
     @property
     def full_id(self) -> str:
@@ -90,7 +92,8 @@ class Row:
 
     def as_dict(self) -> dict[str, object]:
         """Flat mapping: the contract's columns first, then the case parameters (no arrays)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("params", "plot", "sent_map")}
+        data = {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("params", "plot", "sent_map", "set_aside", "lost")}
         return {**data, **self.params}
 
 
@@ -139,6 +142,7 @@ def _shape(a: np.ndarray | tuple[int, ...] | None) -> str:
 
 def _apply_verdict(row: Row, verdict: Verdict) -> None:
     row.status = "pass" if verdict.passed else "fail"
+    row.set_aside = verdict.set_aside
     row.max_abs_err, row.max_rel_err, row.tol_ratio = verdict.max_abs_err, verdict.max_rel_err, verdict.tol_ratio
     row.worst_index = "" if verdict.worst_index is None else ",".join(map(str, verdict.worst_index))
     row.expected_value = np.nan if verdict.expected_value is None else verdict.expected_value
@@ -266,21 +270,31 @@ def _judge_forward(row: Row, case: Case, adapter: Adapter, actual: np.ndarray, r
     if note:
         row.message = f"{row.message} [translated: {note}]" if row.message else f"translated: {note}"
     if row.status == "fail":
-        row.diagnosis = verdict.diagnosis or diagnose(case, actual, reference)
+        row.diagnosis = _besides(verdict.diagnosis or diagnose(case, actual, reference), verdict)
         row.plot = plot_slice(case, actual, reference.rounded, verdict_index=row.worst_index)
 
 
+def _besides(diagnosis: str, verdict: Verdict) -> str:
+    """The row's diagnosis, and the named NaNs the judge found beside its error (`Verdict.set_aside`)."""
+    return "; ".join([diagnosis, *(f"besides, {named}" for named in verdict.set_aside)])
+
+
 def label(row: Row, case: Case, discrepancies: KnownDiscrepancies | None) -> None:
-    """A failing row a known-discrepancy entry explains is `xfail`; a passing one under a strict entry `xpass`."""
+    """A failing row a known-discrepancy entry explains is `xfail`; a passing one under a strict entry `xpass`.
+    A row with named NaNs beside its error (`Row.set_aside`) is explained only where an entry explains
+    each of them as well, as it would the lone named failure."""
     if discrepancies is None:
         return
     failed = row.status in ("fail", "error")
     # `checks`, what the case's job ran (`forward,grad_input`): a crash takes every row of its job, the forward one included
     params = {**matching_params(row), "checks": ",".join(case.checks)}
-    entry = discrepancies.lookup(case.full_id, row.adapter, row.framework_version, params,
-                                 failed=failed, message=row.message)
+    entries = [discrepancies.lookup(case.full_id, row.adapter, row.framework_version, params, failed=failed,
+                                    message=message, lost=row.lost) for message in (row.message, *row.set_aside)]
+    entry = entries[0]
+    if any(other is None for other in entries[1:]):
+        return
     if entry is not None and (failed or (row.status == "pass" and entry.strict)):
-        row.known_issue = entry.known_issue
+        row.known_issue = " Besides: ".join(dict.fromkeys(e.known_issue for e in entries))
         row.status = "xfail" if failed else "xpass"
 
 
@@ -346,7 +360,7 @@ def _judge_gradient(row: Row, case: Case, adapter: Adapter, actual: np.ndarray, 
     if note:
         row.message = f"{row.message} [translated: {note}]" if row.message else f"translated: {note}"
     if row.status == "fail":
-        row.diagnosis = verdict.diagnosis or "unexplained"
+        row.diagnosis = _besides(verdict.diagnosis or "unexplained", verdict)
 
 
 def job_checks(case: Case) -> list[str]:
@@ -361,7 +375,7 @@ def failed_rows(case: Case, adapter: str, framework: str, message: str) -> list[
 
     version = installed_version(framework) or "unknown"
     return [Row(case.file, case.id, adapter, framework, version, "error", check=check, message=message,
-                params=case.describe()) for check in job_checks(case)]
+                params=case.describe(), lost=True) for check in job_checks(case)]
 
 
 def guarded_rows(case: Case, adapter: Adapter) -> list[Row]:

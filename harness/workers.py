@@ -230,9 +230,11 @@ class Worker:
         """The rows of `job`; a crash or a timeout gives `error` rows and a fresh worker next time."""
         from harness import runner
 
+        started = False
         try:
             if self.process is None:
                 self._start()
+            started = True
             assert self.conn is not None
             try:
                 self.conn.send(job)
@@ -241,7 +243,8 @@ class Worker:
             rows = self._wait(self.timeout, what=f"running {job.adapter} on {job.case.full_id}")
         except WorkerLost as lost:
             self.restarts += 1
-            return self._described(job, runner.failed_rows(job.case, job.adapter, job.framework, str(lost)))
+            rows = runner.failed_rows(job.case, job.adapter, job.framework, str(lost))
+            return self._described(job, rows) if started else rows  # a worker that cannot start says nothing
         if not isinstance(rows, list):
             return runner.failed_rows(job.case, job.adapter, job.framework, f"the worker answered {rows!r}")
         return rows
@@ -258,7 +261,7 @@ class Worker:
             assert self.conn is not None
             self.conn.send((DESCRIBE, job))
             sent = self._wait(self.timeout, what=f"describing {job.adapter} on {job.case.full_id}")
-        except (WorkerLost, OSError):
+        except (WorkerLost, OSError, Stopped):  # a stop meanwhile: the run's next step sees it; the rows stay
             return rows
         return runner.with_sent(rows, sent) if isinstance(sent, dict) else rows
 

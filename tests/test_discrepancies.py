@@ -149,3 +149,14 @@ def test_lookup_gives_the_first_covering_entry_of_the_table_for_each_adapter() -
         "scatter, float16 only"
     assert table.exercised == table.used == {0, 1, 2, 3}
     assert KnownDiscrepancies([entry(adapter="jax.*")]).lookup(CASE.full_id, "numpy.wrong", "1", params) is None
+
+
+def test_a_lost_jobs_row_is_covered_only_by_an_entry_that_names_its_message() -> None:
+    """A crash or timeout row carries what the adapter sends (asked of a fresh worker), so an entry about
+    every message of a layer (`*`, a refusal or a wrong answer) would otherwise claim the crash too."""
+    params = CASE.describe()
+    died = "the worker process died: killed by SIGSEGV (segmentation fault)"
+    assert entry(when={"stride": ">1"}).applies_to(CASE.full_id, "numpy.wrong", "1", params, died)
+    assert not entry(when={"stride": ">1"}).applies_to(CASE.full_id, "numpy.wrong", "1", params, died, lost=True)
+    assert entry(message="*SIGSEGV*").applies_to(CASE.full_id, "numpy.wrong", "1", params, died, lost=True)
+    assert not entry(message="max abs err*").applies_to(CASE.full_id, "numpy.wrong", "1", params, died, lost=True)

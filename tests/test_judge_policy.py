@@ -112,8 +112,8 @@ def test_nan_from_structural_zeros_is_a_named_failure() -> None:
 
 def test_structural_nan_beside_another_error_reports_that_error_and_names_the_nan_too() -> None:
     """Two mechanisms in one row (fuzz seed 341: MLX's float64, float32-accurate, that also multiplies
-    structural zeros): the row's message is the rest's error, which a known entry of that error can
-    match, with the named NaN said after it; not 'non-finite on one side only', which hides both."""
+    structural zeros): the row's message is the rest's error, the named NaNs are set aside beside it,
+    each as the lone named failure's message reads; not 'non-finite on one side only', which hides both."""
     case = case_from_mapping({"id": "nan", "input": [[[1.0, 2.0]]], "kernel": [[[float("inf"), 1.0]]], "stride": 2,
                               "dtype": "float64"})
     reference = reference_for(case)
@@ -121,10 +121,44 @@ def test_structural_nan_beside_another_error_reports_that_error_and_names_the_na
     verdict = judge_case(both, reference, case)
     assert not verdict.passed and verdict.diagnosis == ""
     assert verdict.message.startswith("max abs err 1e-07") and "at [0, 0, 3]" in verdict.message
-    assert "; besides, 1 element(s) NaN from 0*inf at structural zeros" in verdict.message
-    assert "first at [0, 0, 1]" in verdict.message
-    unnamed = np.array([[[np.nan, np.nan, np.inf, 2.0 + 1e-7]]])  # a NaN no mechanism names stays the message
-    assert judge_case(unnamed, reference, case).message.startswith("1 element(s) non-finite on one side only")
+    assert "NaN" not in verdict.message  # an entry about the NaNs must not match the other error's message
+    (named,) = verdict.set_aside
+    assert named.startswith("1 element(s) NaN from 0*inf at structural zeros") and "first at [0, 0, 1]" in named
+    unnamed = np.array([[[np.nan, np.nan, np.inf, 2.0]]])  # a NaN no mechanism names is the message
+    unnamed_verdict = judge_case(unnamed, reference, case)
+    assert unnamed_verdict.message.startswith("1 element(s) non-finite on one side only; first at [0, 0, 0]")
+    assert len(unnamed_verdict.set_aside) == 1  # the structural one, beside it
+
+
+def test_a_row_with_named_nans_beside_its_error_is_known_only_where_both_are(tmp_path) -> None:
+    """The row of both mechanisms is xfail only where a known entry explains its error and one explains
+    its named NaNs (as for the lone named failure); an entry of either alone leaves it a failure."""
+    from adapters.numpy_per_tap import NumpyPerTap
+    from harness.discrepancies import load_discrepancies
+    from harness.runner import adapter_row, label
+
+    case = case_from_mapping({"id": "nan", "input": [[[1.0, 2.0]]], "kernel": [[[float("inf"), 1.0]]], "stride": 2,
+                              "dtype": "float64"})
+
+    class BothWrong(NumpyPerTap):
+        name = "test.both"
+
+        def run(self, case):  # noqa: ANN001, ANN202
+            return np.array([[[np.inf, np.nan, np.inf, 2.0 + 1e-7]]])
+
+    error_entry = '  - {adapter: test.both, message: "max abs err*", kind: bug, reason: the value error, link: "https://x.org"}\n'
+    nan_entry = ('  - {adapter: test.both, message: "*structural zeros*", kind: convention, reason: the zeros, '
+                 'link: "https://x.org"}\n')
+    statuses = {}
+    for name, entries in {"none": "", "error": error_entry, "nans": nan_entry, "both": error_entry + nan_entry}.items():
+        table = tmp_path / f"{name}.yaml"
+        table.write_text("discrepancies:\n" + (entries or "  []\n"), encoding="utf-8")
+        row = adapter_row(case, BothWrong())
+        assert row.status == "fail" and "besides, 1 element(s) NaN from 0*inf" in row.diagnosis
+        label(row, case, load_discrepancies(table))
+        statuses[name] = (row.status, row.known_issue)
+    assert [statuses[n][0] for n in ("none", "error", "nans", "both")] == ["fail", "fail", "fail", "xfail"]
+    assert "the value error" in statuses["both"][1] and "the zeros" in statuses["both"][1]
 
 
 def test_dilated_kernel_holes_times_an_inf_input_are_structural() -> None:

@@ -203,12 +203,12 @@ def test_jax_adapters_say_whether_the_output_reads_any_input_as_the_oracle_does(
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from adapters.jax_lax import JaxConvGeneralDilated
+    from adapters.jax_lax import JaxConvGeneralDilated, JaxConvTranspose
     from harness.casefile import case_from_mapping
     from harness.fuzz_strategies import case_mappings
     from harness.judge import reference_for
 
-    adapter, seen = JaxConvGeneralDilated(), set()
+    adapters, seen = (JaxConvGeneralDilated(), JaxConvTranspose()), set()
 
     @settings(max_examples=300, database=None, suppress_health_check=list(HealthCheck), deadline=None)
     @given(st.data())
@@ -221,9 +221,15 @@ def test_jax_adapters_say_whether_the_output_reads_any_input_as_the_oracle_does(
         result = reference_for(case).exact
         if result.size == 0:
             return
-        reads = adapter.sent(case)["reads_input"]
-        seen.add(reads)
-        assert reads == ("yes" if result.any() else "no"), (mapping, adapter.sent(case))
+        for adapter in adapters:  # conv_transpose takes 'SAME'/'VALID' where the window allows, as pairs inside
+            if adapter.supports(case) is None:
+                reads = adapter.sent(case)["reads_input"]
+                seen.add((adapter.sent(case)["padding"] == "SAME", reads))
+                assert reads == ("yes" if result.any() else "no"), (mapping, adapter.name, adapter.sent(case))
 
     check()
-    assert seen == {"yes", "no"}  # both sides reached
+    # both answers reached, and a 'SAME' that reads no input (a dilation hole over the one input: x of
+    # one position, kernel 2, dilation 2)
+    hole = case_from_mapping({"id": "h", "rank": 1, "input_size": 1, "kernel_size": 2, "dilation": 2, "padding": "same"})
+    assert JaxConvTranspose().sent(hole) == {"padding": "SAME", "shifted_window": "no", "reads_input": "no"}
+    assert not reference_for(hole).exact.any() and {(False, "yes"), (False, "no"), (True, "yes")} <= seen
