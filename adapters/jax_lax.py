@@ -187,11 +187,12 @@ class _Jax(Adapter):
         window: the result is the bias alone and the input gradient zero; finding 74)."""
         padding, _ = self.plan(case)
         dims = list(zip(case.input_size, case.kernel_size, case.stride, case.dilation))
-        if isinstance(padding, str):  # the pairs JAX takes it for
-            pairs = [jax_pair(k, s, d, padding) for _, k, s, d in dims]
+        if isinstance(padding, str):  # the word as sent; the pairs JAX takes it for
+            text, pairs = padding, [jax_pair(k, s, d, padding) for _, k, s, d in dims]
         else:
             pairs = [tuple(pair) for pair in padding]
-        return {"padding": padding if isinstance(padding, str) else ", ".join(f"({lo}, {hi})" for lo, hi in pairs),
+            text = ", ".join(f"({low}, {high})" for low, high in pairs)
+        return {"padding": text,
                 "shifted_window": "yes" if any(0 < high <= -low for low, high in pairs) else "no",
                 "reads_input": "yes" if all(_reads_input(*dim, pair) for dim, pair in zip(dims, pairs)) else "no"}
 

@@ -227,9 +227,9 @@ def adapter_row(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepanci
                    message=f"cannot import {adapter.framework}: {type(error).__name__}: {error}",
                    params=case.describe())
     row = Row(case.file, case.id, adapter.name, adapter.framework, version, "pass", params=case.describe())
-    row.sent_map, row.path = _described(case, adapter)
+    sent, row.path = _described(case, adapter)
+    with_sent([row], sent)
     row.route = str(getattr(adapter, "route", "") or "")
-    row.sent = "; ".join(f"{k}={v}" for k, v in row.sent_map.items())
     reference = cached_reference(case)
     row.expected_shape = _shape(reference.rounded)
     try:
@@ -312,9 +312,8 @@ def gradient_rows(case: Case, adapter: Adapter, *, discrepancies: KnownDiscrepan
                     message=f"cannot import {adapter.framework}: {type(error).__name__}: {error}",
                     params=case.describe()) for c in checks]
     sent, path = _described(case, adapter)
-    rows = [Row(case.file, case.id, adapter.name, adapter.framework, version, "pass", check=c, path=path,
-                sent="; ".join(f"{k}={v}" for k, v in sent.items()), sent_map=sent, params=case.describe())
-            for c in checks]
+    rows = with_sent([Row(case.file, case.id, adapter.name, adapter.framework, version, "pass", check=c, path=path,
+                          params=case.describe()) for c in checks], sent)
     reason = (_safely(adapter.supports, case, lambda error: f"supports() raised {type(error).__name__}: {error}")
               or _safely(adapter.gradient_support, case,
                          lambda error: f"gradient_support() raised {type(error).__name__}: {error}"))
@@ -398,7 +397,8 @@ def guarded_rows(case: Case, adapter: Adapter) -> list[Row]:
 
 
 def with_sent(rows: list[Row], sent: dict[str, str]) -> list[Row]:
-    """Rows of a lost job with what the adapter sends (known entries match on `sent_...`)."""
+    """The rows with what the adapter sends: the mapping known entries match on (`sent_...`) and the
+    report's `key=value; ...` column, written in one place."""
     for row in rows:
         row.sent_map, row.sent = sent, "; ".join(f"{k}={v}" for k, v in sent.items())
     return rows
