@@ -142,8 +142,10 @@ class Verdict:
     message: str
     notes: tuple[str, ...] = ()  # what the edge policy accepted, for the row's message
     diagnosis: str = ""  # set when the policy itself knows the mechanism (structural zeros)
-    # named NaNs found beside another error (`message`), each as its lone named failure would read
+    # named NaNs found beside another error (`message`), each as its lone named failure would read,
+    # and their mechanisms (`diagnosis`'s words, no numbers: what the row's diagnosis adds)
     set_aside: tuple[str, ...] = ()
+    besides: tuple[str, ...] = ()
 
 
 def _fmt(v: float) -> str:
@@ -342,6 +344,7 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
          "keeps apart"),
     ]
     set_aside: list[str] = []  # the named NaNs, when something else is wrong as well
+    besides: list[str] = []  # their mechanisms
     for mask, what, diagnosis in named:
         if mask is None or mask.shape != a.shape:
             continue
@@ -354,9 +357,11 @@ def judge_case(actual: np.ndarray, reference: Reference, case: Case, *,
                    f"expected {_fmt(reference.rounded[first])}, got nan")
         if judge(actual, expected, tol, dtype=case.dtype).passed:  # (with the mechanisms set aside before it)
             return dataclasses.replace(verdict, message=message, notes=tuple(notes), diagnosis=diagnosis,
-                                       set_aside=tuple(set_aside))
+                                       set_aside=tuple(set_aside), besides=tuple(dict.fromkeys(besides)))
         set_aside.append(message)
+        besides.append(diagnosis)
     if set_aside:  # the rest is the row's message; the named NaNs beside it (a known entry must explain each)
         rest = judge(actual, expected, tol, dtype=case.dtype)
-        return dataclasses.replace(rest, notes=tuple(notes), set_aside=tuple(set_aside))
+        return dataclasses.replace(rest, notes=tuple(notes), set_aside=tuple(set_aside),
+                                   besides=tuple(dict.fromkeys(besides)))
     return dataclasses.replace(relaxed, notes=tuple(notes))

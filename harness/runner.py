@@ -275,8 +275,9 @@ def _judge_forward(row: Row, case: Case, adapter: Adapter, actual: np.ndarray, r
 
 
 def _besides(diagnosis: str, verdict: Verdict) -> str:
-    """The row's diagnosis, and the named NaNs the judge found beside its error (`Verdict.set_aside`)."""
-    return "; ".join([diagnosis, *(f"besides, {named}" for named in verdict.set_aside)])
+    """The row's diagnosis, and the mechanisms of the named NaNs the judge found beside its error
+    (`Verdict.besides`: words without counts, so the fuzzer's one-finding-per-mechanism holds)."""
+    return "; ".join([diagnosis, *(f"besides, {named}" for named in verdict.besides if named != diagnosis)])
 
 
 def label(row: Row, case: Case, discrepancies: KnownDiscrepancies | None) -> None:
